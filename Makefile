@@ -1,0 +1,26 @@
+# csv_export_fdw: PGXS build
+MODULE_big = csv_export_fdw
+OBJS = \
+	csv_export_fdw.o \
+	src/convert.o \
+	src/csv_reader.o \
+	src/http.o \
+	src/option.o \
+	src/url.o
+
+EXTENSION = csv_export_fdw
+DATA = csv_export_fdw--1.0.sql
+PGFILEDESC = "csv_export_fdw - foreign data wrapper for CSV exports over HTTP"
+
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --load-extension=csv_export_fdw
+
+SHLIB_LINK += -lcurl -lcsv
+PG_CFLAGS += -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+ifdef WERROR
+PG_CFLAGS += -Werror
+endif
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,144 @@
+/*
+ * convert.c
+ *		Turning CSV field text into column values.
+ *
+ * Each value goes through its column type's own input function, after the
+ * bytes are checked (and if need be converted) from the export's encoding to
+ * the database encoding.  The lookups that conversion needs are done once per
+ * scan, not per value.
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "mb/pg_wchar.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "csv_export_fdw.h"
+
+typedef struct ColumnInput
+{
+	FmgrInfo	function;
+	Oid			ioparam;
+	int32		typmod;
+} ColumnInput;
+
+struct ValueConverter
+{
+	ColumnInput *columns;		/* by attribute index; unused for dropped ones */
+
+	int			source_encoding;
+	int			server_encoding;
+	Oid			conversion_proc;	/* InvalidOid: only verify */
+	int			verify_encoding;
+
+	const char *null_string;	/* NULL: unquoted empty field is NULL */
+};
+
+static void
+set_up_encoding(ValueConverter *converter, int source_encoding)
+{
+	int			server_encoding = GetDatabaseEncoding();
+
+	converter->source_encoding = source_encoding;
+	converter->server_encoding = server_encoding;
+	converter->conversion_proc = InvalidOid;
+
+	/* as pg_any_to_server: these cases need no conversion, only a check */
+	if (source_encoding == server_encoding || source_encoding == PG_SQL_ASCII)
+		converter->verify_encoding = server_encoding;
+	else if (server_encoding == PG_SQL_ASCII)
+		converter->verify_encoding = source_encoding;
+	else
+	{
+		converter->conversion_proc = FindDefaultConversionProc(source_encoding,
+															   server_encoding);
+		if (!OidIsValid(converter->conversion_proc))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FUNCTION),
+					 errmsg("default conversion function for encoding \"%s\" to \"%s\" does not exist",
+							pg_encoding_to_char(source_encoding),
+							pg_encoding_to_char(server_encoding))));
+	}
+}
+
+ValueConverter *
+value_converter_create(TupleDesc tupdesc, int source_encoding, const char *null_string)
+{
+	ValueConverter *converter = palloc0(sizeof(ValueConverter));
+	int			i;
+
+	converter->columns = palloc0(sizeof(ColumnInput) * tupdesc->natts);
+	for (i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(tupdesc, i);
+		Oid			function;
+
+		if (attr->attisdropped)
+			continue;
+		getTypeInputInfo(attr->atttypid, &function, &converter->columns[i].ioparam);
+		fmgr_info(function, &converter->columns[i].function);
+		converter->columns[i].typmod = attr->atttypmod;
+	}
+	set_up_encoding(converter, source_encoding);
+	converter->null_string = null_string ? pstrdup(null_string) : NULL;
+	return converter;
+}
+
+/*
+ * value in the database encoding: checked, and converted if the export is in
+ * another encoding.  The result is NUL-terminated; it may be value itself.
+ */
+const char *
+value_converter_to_server(ValueConverter *converter, const char *value, size_t len)
+{
+	char	   *converted;
+	size_t		converted_size;
+
+	if (!OidIsValid(converter->conversion_proc))
+	{
+		pg_verify_mbstr(converter->verify_encoding, value, len, false);
+		return value;
+	}
+
+	if (len >= MaxAllocSize / MAX_CONVERSION_GROWTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("field value is too long to convert between encodings")));
+	converted_size = len * MAX_CONVERSION_GROWTH + 1;
+	converted = palloc(converted_size);
+	pg_do_encoding_conversion_buf(converter->conversion_proc,
+								  converter->source_encoding,
+								  converter->server_encoding,
+								  (unsigned char *) value, len,
+								  (unsigned char *) converted, converted_size,
+								  false);
+	return converted;
+}
+
+/*
+ * The value of attribute attindex for one CSV field.  unquoted_empty says
+ * the field was empty and unquoted, which is NULL unless a null string is
+ * set (libcsv cannot tell whether a non-empty field was quoted, so the null
+ * string matches either way).
+ */
+Datum
+value_converter_datum(ValueConverter *converter, int attindex,
+					  const char *value, size_t len, bool unquoted_empty,
+					  bool *isnull)
+{
+	ColumnInput *column = &converter->columns[attindex];
+	const char *text;
+
+	if (converter->null_string == NULL ? unquoted_empty
+		: strcmp(value, converter->null_string) == 0)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+
+	*isnull = false;
+	text = value_converter_to_server(converter, value, len);
+	return InputFunctionCall(&column->function, unconstify(char *, text),
+							 column->ioparam, column->typmod);
+}

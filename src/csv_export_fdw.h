@@ -1,0 +1,57 @@
+/*
+ * csv_export_fdw.h
+ *		Declarations shared by the parts of csv_export_fdw.
+ *
+ * The CSV reader has a header of its own (csv_reader.h) because it is built
+ * without PostgreSQL for fuzzing.
+ */
+#ifndef CSV_EXPORT_FDW_H
+#define CSV_EXPORT_FDW_H
+
+#include "access/tupdesc.h"
+#include "fmgr.h"
+#include "nodes/pg_list.h"
+
+#define CSV_EXPORT_FDW_VERSION "1.0"
+
+/* Everything a scan needs to know about a foreign table, options resolved. */
+typedef struct CsvExportOptions
+{
+	char	   *url;			/* absolute URL of the export, may hold secrets */
+	char		delimiter;
+	char		quote;
+	bool		header;
+	char	   *null_string;	/* NULL: an unquoted empty field is NULL */
+	int			encoding;		/* encoding of the export */
+} CsvExportOptions;
+
+/* in option.c */
+extern void csv_export_validate_options(List *options, Oid catalog);
+extern CsvExportOptions *csv_export_get_options(Oid foreigntableid);
+extern char *csv_export_column_header_name(Oid foreigntableid, Form_pg_attribute attr);
+
+/* in url.c */
+extern const char *url_check_http(const char *url);
+extern char *url_join(const char *base_url, const char *path);
+extern char *url_redact(const char *url);
+
+/* in http.c */
+typedef struct HttpTransfer HttpTransfer;
+
+extern void http_global_init(void);
+extern HttpTransfer *http_transfer_start(const char *url, const char *display_url);
+extern bool http_transfer_read(HttpTransfer *transfer, const char **data, size_t *len);
+extern uint64 http_transfer_bytes_received(const HttpTransfer *transfer);
+
+/* in convert.c */
+typedef struct ValueConverter ValueConverter;
+
+extern ValueConverter *value_converter_create(TupleDesc tupdesc, int source_encoding,
+											  const char *null_string);
+extern Datum value_converter_datum(ValueConverter *converter, int attindex,
+								   const char *value, size_t len, bool unquoted_empty,
+								   bool *isnull);
+extern const char *value_converter_to_server(ValueConverter *converter,
+											 const char *value, size_t len);
+
+#endif							/* CSV_EXPORT_FDW_H */

@@ -1,0 +1,470 @@
+/*
+ * csv_reader.c
+ *		Incremental RFC 4180 record reader on top of libcsv.
+ *
+ * Bytes arrive in arbitrary chunks; libcsv calls us back once per field and
+ * once per record end, possibly many times within one chunk.  We collect the
+ * complete records of a chunk in a batch that the caller drains with
+ * csv_reader_next() before feeding the next chunk.  A record that straddles
+ * two chunks stays at the tail of the batch and is carried forward, so
+ * chunk boundaries never change what a record contains.
+ *
+ * Only the fields the caller asked for are copied; the rest are counted, so
+ * that a count(*) touches no field bytes beyond what libcsv itself does.
+ *
+ * No PostgreSQL here: this file is built on its own for fuzzing.
+ */
+#include "csv_reader.h"
+
+#include <csv.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Smallest growth step for libcsv's field buffer; see grow_parser_buffer(). */
+#define MIN_PARSER_BLOCK	(64 * 1024)
+
+typedef struct BatchRecord
+{
+	uint64_t	line;
+	int			nfields;
+	int			nkept;
+	size_t		first_field;	/* index into fields[] */
+	size_t		first_byte;		/* offset into bytes[] */
+} BatchRecord;
+
+struct CsvReader
+{
+	struct csv_parser parser;
+
+	/* which field numbers to copy out */
+	bool		keep_all;
+	bool	   *keep;
+	int			nkeep;
+
+	/* kept field values of the batch, NUL-terminated, back to back */
+	char	   *bytes;
+	size_t		bytes_len;
+	size_t		bytes_cap;
+
+	/* kept fields of the batch; offsets[i] locates fields[i].value */
+	CsvField   *fields;
+	size_t	   *offsets;
+	size_t		nfields;
+	size_t		fields_cap;
+
+	/* complete records of the batch, and how many were handed out */
+	BatchRecord *records;
+	size_t		nrecords;
+	size_t		records_cap;
+	size_t		next_record;
+
+	/* the record being assembled; may continue into the next chunk */
+	BatchRecord current;
+
+	/* physical line accounting */
+	uint64_t	line;
+	bool		after_cr;
+
+	/* UTF-8 byte-order mark at the start of the stream */
+	bool		bom_pending;
+	int			bom_matched;
+
+	bool		out_of_memory;
+};
+
+static const unsigned char utf8_bom[3] = {0xEF, 0xBB, 0xBF};
+
+/*
+ * RFC 4180 says spaces are part of a field; libcsv trims them unless a
+ * space function says no character is a space.
+ */
+static int
+no_space_chars(unsigned char c)
+{
+	(void) c;
+	return 0;
+}
+
+static bool
+ensure_capacity(void **array, size_t *cap, size_t needed, size_t elem_size)
+{
+	size_t		new_cap;
+	void	   *grown;
+
+	if (needed <= *cap)
+		return true;
+	new_cap = *cap ? *cap : 64;
+	while (new_cap < needed)
+		new_cap *= 2;
+	grown = realloc(*array, new_cap * elem_size);
+	if (grown == NULL)
+		return false;
+	*array = grown;
+	*cap = new_cap;
+	return true;
+}
+
+static bool
+ensure_field_slots(CsvReader *reader, size_t needed)
+{
+	size_t		cap = reader->fields_cap;
+
+	if (!ensure_capacity((void **) &reader->fields, &cap, needed, sizeof(CsvField)))
+		return false;
+	cap = reader->fields_cap;
+	if (!ensure_capacity((void **) &reader->offsets, &cap, needed, sizeof(size_t)))
+		return false;
+	reader->fields_cap = cap;
+	return true;
+}
+
+static bool
+keeps_field(const CsvReader *reader, int number)
+{
+	return reader->keep_all ||
+		(number < reader->nkeep && reader->keep[number]);
+}
+
+static void
+count_newlines(CsvReader *reader, const char *value, size_t len)
+{
+	const char *end = value + len;
+	const char *nl = value;
+
+	while ((nl = memchr(nl, '\n', end - nl)) != NULL)
+	{
+		reader->line++;
+		nl++;
+	}
+}
+
+static void
+on_field(void *value, size_t len, void *arg)
+{
+	CsvReader  *reader = arg;
+	int			number = reader->current.nfields++;
+	CsvField   *field;
+
+	reader->after_cr = false;
+	if (value != NULL && len > 0)
+		count_newlines(reader, value, len);
+
+	if (reader->out_of_memory || !keeps_field(reader, number))
+		return;
+
+	if (!ensure_field_slots(reader, reader->nfields + 1) ||
+		(value != NULL &&
+		 !ensure_capacity((void **) &reader->bytes, &reader->bytes_cap,
+						  reader->bytes_len + len + 1, 1)))
+	{
+		reader->out_of_memory = true;
+		return;
+	}
+
+	field = &reader->fields[reader->nfields];
+	field->number = number;
+	field->is_null = (value == NULL);
+	field->len = len;
+	field->value = NULL;		/* resolved in csv_reader_next() */
+	reader->offsets[reader->nfields] = reader->bytes_len;
+	if (value != NULL)
+	{
+		memcpy(reader->bytes + reader->bytes_len, value, len);
+		reader->bytes[reader->bytes_len + len] = '\0';
+		reader->bytes_len += len + 1;
+	}
+	reader->nfields++;
+	reader->current.nkept++;
+}
+
+static void
+start_record(CsvReader *reader)
+{
+	reader->current.line = reader->line;
+	reader->current.nfields = 0;
+	reader->current.nkept = 0;
+	reader->current.first_field = reader->nfields;
+	reader->current.first_byte = reader->bytes_len;
+}
+
+/*
+ * End of a record, or (with CSV_REPALL_NL) of an empty line.  libcsv ends a
+ * record at CR and then reports the LF of a CRLF as an empty line: that LF
+ * is not a line of its own.
+ */
+static void
+on_record(int terminator, void *arg)
+{
+	CsvReader  *reader = arg;
+	bool		lf_of_crlf;
+
+	lf_of_crlf = (terminator == '\n' && reader->after_cr &&
+				  reader->current.nfields == 0);
+
+	if (reader->current.nfields > 0 && !reader->out_of_memory)
+	{
+		if (ensure_capacity((void **) &reader->records, &reader->records_cap,
+							reader->nrecords + 1, sizeof(BatchRecord)))
+			reader->records[reader->nrecords++] = reader->current;
+		else
+			reader->out_of_memory = true;
+	}
+
+	reader->after_cr = (terminator == '\r');
+	if ((terminator == '\n' || terminator == '\r') && !lf_of_crlf)
+		reader->line++;
+	start_record(reader);
+}
+
+CsvReader *
+csv_reader_create(char delimiter, char quote, bool strip_utf8_bom)
+{
+	CsvReader  *reader = calloc(1, sizeof(CsvReader));
+
+	if (reader == NULL)
+		return NULL;
+	if (csv_init(&reader->parser, CSV_STRICT | CSV_STRICT_FINI |
+				 CSV_EMPTY_IS_NULL | CSV_REPALL_NL) != 0)
+	{
+		free(reader);
+		return NULL;
+	}
+	csv_set_delim(&reader->parser, (unsigned char) delimiter);
+	csv_set_quote(&reader->parser, (unsigned char) quote);
+	csv_set_space_func(&reader->parser, no_space_chars);
+	reader->keep_all = true;
+	reader->line = 1;
+	reader->bom_pending = strip_utf8_bom;
+	start_record(reader);
+	return reader;
+}
+
+void
+csv_reader_destroy(CsvReader *reader)
+{
+	if (reader == NULL)
+		return;
+	csv_free(&reader->parser);
+	free(reader->keep);
+	free(reader->bytes);
+	free(reader->fields);
+	free(reader->offsets);
+	free(reader->records);
+	free(reader);
+}
+
+/*
+ * From now on copy only the fields whose keep[] entry is true; fields past
+ * nkeep are dropped.  Records already in the batch keep what they have, so
+ * consumers must look at CsvField.number rather than the array position.
+ */
+bool
+csv_reader_keep_fields(CsvReader *reader, const bool *keep, int nkeep)
+{
+	bool	   *copy = NULL;
+
+	if (nkeep > 0)
+	{
+		copy = malloc(nkeep * sizeof(bool));
+		if (copy == NULL)
+			return false;
+		memcpy(copy, keep, nkeep * sizeof(bool));
+	}
+	free(reader->keep);
+	reader->keep = copy;
+	reader->nkeep = nkeep;
+	reader->keep_all = false;
+	return true;
+}
+
+/*
+ * Drop what the caller has consumed: everything before the first record not
+ * yet handed out, or before the partial record if all were.
+ */
+static void
+compact_batch(CsvReader *reader)
+{
+	size_t		first_field;
+	size_t		first_byte;
+	size_t		remaining_records = reader->nrecords - reader->next_record;
+	size_t		i;
+
+	if (remaining_records > 0)
+	{
+		first_field = reader->records[reader->next_record].first_field;
+		first_byte = reader->records[reader->next_record].first_byte;
+	}
+	else
+	{
+		first_field = reader->current.first_field;
+		first_byte = reader->current.first_byte;
+	}
+	if (first_field == 0 && first_byte == 0 && reader->next_record == 0)
+		return;
+
+	memmove(reader->fields, reader->fields + first_field,
+			(reader->nfields - first_field) * sizeof(CsvField));
+	memmove(reader->offsets, reader->offsets + first_field,
+			(reader->nfields - first_field) * sizeof(size_t));
+	for (i = 0; i < reader->nfields - first_field; i++)
+		reader->offsets[i] -= first_byte;
+	reader->nfields -= first_field;
+
+	memmove(reader->bytes, reader->bytes + first_byte,
+			reader->bytes_len - first_byte);
+	reader->bytes_len -= first_byte;
+
+	memmove(reader->records, reader->records + reader->next_record,
+			remaining_records * sizeof(BatchRecord));
+	for (i = 0; i < remaining_records; i++)
+	{
+		reader->records[i].first_field -= first_field;
+		reader->records[i].first_byte -= first_byte;
+	}
+	reader->nrecords = remaining_records;
+	reader->next_record = 0;
+
+	reader->current.first_field -= first_field;
+	reader->current.first_byte -= first_byte;
+}
+
+/*
+ * libcsv grows its field buffer by a fixed block, which is quadratic for a
+ * long field.  Making the block as large as the buffer before each chunk
+ * turns that into doubling across chunks.
+ */
+static void
+grow_parser_buffer(CsvReader *reader)
+{
+	size_t		block = csv_get_buffer_size(&reader->parser);
+
+	csv_set_blk_size(&reader->parser, block > MIN_PARSER_BLOCK ? block : MIN_PARSER_BLOCK);
+}
+
+static CsvReaderStatus
+parse_bytes(CsvReader *reader, const char *data, size_t len)
+{
+	size_t		parsed;
+
+	grow_parser_buffer(reader);
+	parsed = csv_parse(&reader->parser, data, len, on_field, on_record, reader);
+	if (reader->out_of_memory)
+		return CSV_READER_OUT_OF_MEMORY;
+	if (parsed == len)
+		return CSV_READER_OK;
+	if (csv_error(&reader->parser) != CSV_EPARSE)
+		return CSV_READER_OUT_OF_MEMORY;
+	/* libcsv leaves the state of the offending field in place */
+	return reader->parser.quoted ? CSV_READER_TEXT_AFTER_CLOSING_QUOTE
+		: CSV_READER_QUOTE_IN_UNQUOTED_FIELD;
+}
+
+/*
+ * The byte-order mark may arrive split across chunks: hold back a prefix
+ * of it until we know whether the stream really starts with one.
+ */
+static CsvReaderStatus
+skip_utf8_bom(CsvReader *reader, const char **data, size_t *len)
+{
+	while (reader->bom_pending && *len > 0)
+	{
+		if ((unsigned char) **data != utf8_bom[reader->bom_matched])
+		{
+			reader->bom_pending = false;
+			return parse_bytes(reader, (const char *) utf8_bom, reader->bom_matched);
+		}
+		(*data)++;
+		(*len)--;
+		if (++reader->bom_matched == sizeof(utf8_bom))
+			reader->bom_pending = false;
+	}
+	return CSV_READER_OK;
+}
+
+/*
+ * Parse one chunk.  Records completed by it become available from
+ * csv_reader_next(); records not yet handed out are kept.
+ */
+CsvReaderStatus
+csv_reader_feed(CsvReader *reader, const char *data, size_t len)
+{
+	CsvReaderStatus status;
+
+	compact_batch(reader);
+	status = skip_utf8_bom(reader, &data, &len);
+	if (status != CSV_READER_OK || len == 0)
+		return status;
+	return parse_bytes(reader, data, len);
+}
+
+/* End of data: completes a last record that has no line terminator. */
+CsvReaderStatus
+csv_reader_finish(CsvReader *reader)
+{
+	CsvReaderStatus status;
+
+	compact_batch(reader);
+	if (reader->bom_pending)
+	{
+		/* a stream shorter than a byte-order mark */
+		reader->bom_pending = false;
+		status = parse_bytes(reader, (const char *) utf8_bom, reader->bom_matched);
+		if (status != CSV_READER_OK)
+			return status;
+	}
+	if (csv_fini(&reader->parser, on_field, on_record, reader) != 0)
+		return CSV_READER_UNTERMINATED_QUOTE;
+	return reader->out_of_memory ? CSV_READER_OUT_OF_MEMORY : CSV_READER_OK;
+}
+
+/*
+ * Hand out the next complete record.  Its field values stay valid until the
+ * next csv_reader_feed() or csv_reader_finish().
+ */
+bool
+csv_reader_next(CsvReader *reader, CsvRecord *record)
+{
+	const BatchRecord *batch_record;
+	size_t		i;
+
+	if (reader->next_record >= reader->nrecords)
+		return false;
+	batch_record = &reader->records[reader->next_record++];
+
+	for (i = batch_record->first_field;
+		 i < batch_record->first_field + batch_record->nkept; i++)
+		reader->fields[i].value = reader->fields[i].is_null ? ""
+			: reader->bytes + reader->offsets[i];
+
+	record->line = batch_record->line;
+	record->nfields = batch_record->nfields;
+	record->nkept = batch_record->nkept;
+	record->fields = reader->fields + batch_record->first_field;
+	return true;
+}
+
+/* The line on which the record being assembled (or the next one) starts. */
+uint64_t
+csv_reader_current_line(const CsvReader *reader)
+{
+	return reader->current.line;
+}
+
+const char *
+csv_reader_status_message(CsvReaderStatus status)
+{
+	switch (status)
+	{
+		case CSV_READER_OK:
+			return "no error";
+		case CSV_READER_OUT_OF_MEMORY:
+			return "out of memory";
+		case CSV_READER_QUOTE_IN_UNQUOTED_FIELD:
+			return "quote character in an unquoted field";
+		case CSV_READER_TEXT_AFTER_CLOSING_QUOTE:
+			return "unexpected character after a closing quote";
+		case CSV_READER_UNTERMINATED_QUOTE:
+			return "unterminated quoted field at end of data";
+	}
+	return "unknown error";
+}

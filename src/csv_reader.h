@@ -1,0 +1,53 @@
+/*
+ * csv_reader.h
+ *		Incremental RFC 4180 record reader on top of libcsv.
+ *
+ * This header is deliberately free of PostgreSQL: the reader is compiled on
+ * its own for fuzzing, so it allocates with malloc and reports errors as
+ * codes that the caller turns into ereports.
+ */
+#ifndef CSV_READER_H
+#define CSV_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct CsvReader CsvReader;
+
+typedef enum CsvReaderStatus
+{
+	CSV_READER_OK = 0,
+	CSV_READER_OUT_OF_MEMORY,
+	CSV_READER_QUOTE_IN_UNQUOTED_FIELD,
+	CSV_READER_TEXT_AFTER_CLOSING_QUOTE,
+	CSV_READER_UNTERMINATED_QUOTE
+} CsvReaderStatus;
+
+/* One field of a record, as handed out by csv_reader_next(). */
+typedef struct CsvField
+{
+	int			number;			/* 0-based position in the record */
+	bool		is_null;		/* an unquoted empty field */
+	size_t		len;
+	const char *value;			/* NUL-terminated; "" when is_null */
+} CsvField;
+
+typedef struct CsvRecord
+{
+	uint64_t	line;			/* physical line the record starts on, 1-based */
+	int			nfields;		/* fields in the record, kept or not */
+	int			nkept;			/* entries in fields[] */
+	const CsvField *fields;		/* only the fields the caller asked to keep */
+} CsvRecord;
+
+extern CsvReader *csv_reader_create(char delimiter, char quote, bool strip_utf8_bom);
+extern void csv_reader_destroy(CsvReader *reader);
+extern bool csv_reader_keep_fields(CsvReader *reader, const bool *keep, int nkeep);
+extern CsvReaderStatus csv_reader_feed(CsvReader *reader, const char *data, size_t len);
+extern CsvReaderStatus csv_reader_finish(CsvReader *reader);
+extern bool csv_reader_next(CsvReader *reader, CsvRecord *record);
+extern uint64_t csv_reader_current_line(const CsvReader *reader);
+extern const char *csv_reader_status_message(CsvReaderStatus status);
+
+#endif							/* CSV_READER_H */

@@ -1,0 +1,151 @@
+/*
+ * url.c
+ *		Checking, joining and redacting export URLs.
+ *
+ * Parsing is left to libcurl's URL API so that what we check is exactly
+ * what the transfer will use.
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+
+#include "lib/stringinfo.h"
+
+#include "csv_export_fdw.h"
+
+/* Query parameter names containing one of these are treated as secrets. */
+static const char *const secret_param_words[] = {
+	"token", "key", "secret", "sig", "pass", "pwd", "auth", "credential",
+	"session", NULL
+};
+
+/*
+ * Returns NULL if url is an absolute http or https URL with a host, else a
+ * sentence saying what is wrong with it.
+ */
+const char *
+url_check_http(const char *url)
+{
+	CURLU	   *handle = curl_url();
+	char	   *scheme = NULL;
+	char	   *host = NULL;
+	const char *problem = NULL;
+
+	if (handle == NULL)
+		return "Out of memory while parsing the URL.";
+	if (curl_url_set(handle, CURLUPART_URL, url, 0) != CURLUE_OK)
+		problem = "It is not an absolute URL.";
+	else if (curl_url_get(handle, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+			 (pg_strcasecmp(scheme, "http") != 0 && pg_strcasecmp(scheme, "https") != 0))
+		problem = "Only http and https URLs are supported.";
+	else if (curl_url_get(handle, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+			 host[0] == '\0')
+		problem = "The URL has no host.";
+
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(handle);
+	return problem;
+}
+
+/* base_url and path joined by exactly one slash. */
+char *
+url_join(const char *base_url, const char *path)
+{
+	size_t		base_len = strlen(base_url);
+
+	while (base_len > 0 && base_url[base_len - 1] == '/')
+		base_len--;
+	while (*path == '/')
+		path++;
+	return psprintf("%.*s/%s", (int) base_len, base_url, path);
+}
+
+static bool
+is_secret_param(const char *name, size_t len)
+{
+	char	   *lowered = pnstrdup(name, len);
+	bool		secret = false;
+	int			i;
+
+	for (i = 0; lowered[i]; i++)
+		lowered[i] = pg_ascii_tolower((unsigned char) lowered[i]);
+	for (i = 0; secret_param_words[i] != NULL && !secret; i++)
+		secret = (strstr(lowered, secret_param_words[i]) != NULL);
+	pfree(lowered);
+	return secret;
+}
+
+/* The query string with the values of secret-looking parameters replaced. */
+static char *
+redact_query(const char *query)
+{
+	StringInfoData out;
+	const char *param = query;
+
+	initStringInfo(&out);
+	while (*param)
+	{
+		size_t		param_len = strcspn(param, "&");
+		size_t		name_len = strcspn(param, "=&");
+
+		if (out.len > 0)
+			appendStringInfoChar(&out, '&');
+		if (name_len < param_len && is_secret_param(param, name_len))
+			appendStringInfo(&out, "%.*s=redacted", (int) name_len, param);
+		else
+			appendBinaryStringInfo(&out, param, param_len);
+		param += param_len;
+		if (*param == '&')
+			param++;
+	}
+	return out.data;
+}
+
+/*
+ * A form of url that is safe to show in EXPLAIN, errors and logs: no user
+ * name or password, no fragment, and no values of query parameters that
+ * look like credentials.
+ */
+char *
+url_redact(const char *url)
+{
+	CURLU	   *handle = curl_url();
+	char	   *query = NULL;
+	char	   *redacted_query = NULL;
+	char	   *full = NULL;
+	char	   *result = NULL;
+
+	if (handle == NULL || curl_url_set(handle, CURLUPART_URL, url, 0) != CURLUE_OK)
+	{
+		curl_url_cleanup(handle);
+		return pstrdup("(unparsable URL)");
+	}
+
+	PG_TRY();
+	{
+		curl_url_set(handle, CURLUPART_USER, NULL, 0);
+		curl_url_set(handle, CURLUPART_PASSWORD, NULL, 0);
+		curl_url_set(handle, CURLUPART_FRAGMENT, NULL, 0);
+		if (curl_url_get(handle, CURLUPART_QUERY, &query, 0) == CURLUE_OK)
+		{
+			redacted_query = redact_query(query);
+			curl_url_set(handle, CURLUPART_QUERY, redacted_query, 0);
+		}
+		if (curl_url_get(handle, CURLUPART_URL, &full, 0) == CURLUE_OK)
+			result = pstrdup(full);
+		else
+			result = pstrdup("(unparsable URL)");
+	}
+	PG_FINALLY();
+	{
+		curl_free(query);
+		curl_free(full);
+		curl_url_cleanup(handle);
+	}
+	PG_END_TRY();
+
+	if (redacted_query)
+		pfree(redacted_query);
+	return result;
+}

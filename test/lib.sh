@@ -1,0 +1,98 @@
+# Shared by test/run_tests.sh and test/demo.sh: install what the project needs,
+# build it, and start the throwaway servers.  Source it; do not run it.
+#
+# Everything is started in a temporary directory and stopped by cleanup(),
+# which the callers install as an EXIT trap.
+
+PROJECT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG_VERSION=15
+PG_BIN=/usr/lib/postgresql/$PG_VERSION/bin
+PGPORT=${PGPORT:-54329}
+MOCK_API_PORT=${MOCK_API_PORT:-5001}
+WORK_DIR=$(mktemp -d /tmp/csv_export_fdw.XXXXXX)
+chmod 755 "$WORK_DIR"
+
+DEBIAN_PACKAGES=(
+	build-essential
+	curl
+	libcsv-dev
+	libcurl4-openssl-dev
+	postgresql-$PG_VERSION
+	postgresql-$PG_VERSION-cron
+	postgresql-contrib-$PG_VERSION
+	postgresql-server-dev-$PG_VERSION
+	python3
+)
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+install_dependencies() {
+	local missing=()
+	local pkg
+	for pkg in "${DEBIAN_PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
+			|| missing+=("$pkg")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		log "installing ${missing[*]}"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+	fi
+}
+
+build_and_install() {
+	log "building csv_export_fdw"
+	make -C "$PROJECT_DIR" -s PG_CONFIG=$PG_BIN/pg_config clean
+	make -C "$PROJECT_DIR" -s PG_CONFIG=$PG_BIN/pg_config WERROR=1
+	make -C "$PROJECT_DIR" -s PG_CONFIG=$PG_BIN/pg_config install >/dev/null
+}
+
+start_mock_api() {
+	log "starting the mock export API on port $MOCK_API_PORT"
+	python3 "$PROJECT_DIR/test/mock_api.py" --port "$MOCK_API_PORT" \
+		>"$WORK_DIR/mock_api.log" 2>&1 &
+	MOCK_API_PID=$!
+	local i
+	for i in $(seq 1 50); do
+		curl -fsS -o /dev/null "http://127.0.0.1:$MOCK_API_PORT/export/csv?rows=1" && return 0
+		sleep 0.1
+	done
+	log "the mock export API did not start:"
+	cat "$WORK_DIR/mock_api.log" >&2
+	return 1
+}
+
+# A throwaway cluster owned by the postgres user (PostgreSQL will not run
+# as root), listening only on a socket in $WORK_DIR, with pg_cron loaded.
+start_cluster() {
+	local data="$WORK_DIR/data"
+	log "starting a throwaway PostgreSQL $PG_VERSION cluster on port $PGPORT"
+	chown postgres: "$WORK_DIR"
+	su postgres -c "$PG_BIN/initdb -D '$data' -U postgres --auth=trust \
+		--encoding=UTF8 --locale=C.UTF-8" >"$WORK_DIR/initdb.log" 2>&1
+	cat >>"$data/postgresql.conf" <<-EOF
+		listen_addresses = ''
+		port = $PGPORT
+		unix_socket_directories = '$WORK_DIR'
+		shared_preload_libraries = 'pg_cron'
+		cron.database_name = '${CRON_DATABASE:-contrib_regression}'
+		cron.use_background_workers = on
+		max_worker_processes = 16
+		fsync = off
+		log_min_messages = log
+	EOF
+	su postgres -c "$PG_BIN/pg_ctl -D '$data' -l '$WORK_DIR/postgres.log' -w start" >/dev/null
+	export PGHOST=$WORK_DIR PGPORT PGUSER=postgres
+}
+
+cleanup() {
+	if [ -d "$WORK_DIR/data" ]; then
+		su postgres -c "$PG_BIN/pg_ctl -D '$WORK_DIR/data' -m immediate stop" >/dev/null 2>&1 || true
+	fi
+	if [ -n "${MOCK_API_PID:-}" ]; then
+		kill "$MOCK_API_PID" 2>/dev/null || true
+	fi
+	if [ -z "${KEEP_WORK_DIR:-}" ]; then
+		rm -rf "$WORK_DIR"
+	fi
+}

@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""Mock CSV export API for csv_export_fdw's tests and demo.
+
+Stands in for a SaaS "export" endpoint the way fivetran-api-playground did for
+the original connector.  Standard library only.
+
+Endpoints (all GET):
+  /export/csv?rows=N&seed=S   the user export: N rows (default 200), deterministic,
+                              streamed with chunked transfer encoding
+  /fixtures/NAME?chunk=K      test/fixtures/NAME as is; with chunk, sent K bytes at
+                              a time with a short pause, so records, multibyte
+                              characters and the byte-order mark arrive split
+  /status/CODE                an error response with that status and a text body
+  /slow?rows=N&delay=S        the user export, one row every S seconds
+  /truncated                  a body shorter than its Content-Length
+  /reset                      some rows, then the connection is reset
+  /redirect?to=URL            302 to URL
+"""
+
+import argparse
+import csv
+import datetime
+import io
+import os
+import random
+import socket
+import struct
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+HEADER = ["id", "name", "email", "address", "company", "job", "updatedAt", "createdAt"]
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+
+FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken",
+         "Margaret", "Dennis", "Radia", "John", "Sophie", "Tim", "Hedy", "Linus"]
+LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen",
+        "Thompson", "Hamilton", "Ritchie", "Perlman", "McCarthy", "Wilson", "Berners-Lee"]
+STREETS = ["Main St", "Oak Ave", "Elm Rd", "Pine Ln", "Maple Dr", "Cedar Ct"]
+CITIES = ["Springfield, IL 62704", "Portland, OR 97201", "Austin, TX 73301",
+          "Boston, MA 02108", "Denver, CO 80202"]
+COMPANIES = ["Acme, Inc.", "Globex", "Initech", "Umbrella Corp", "Hooli",
+             "Vandelay Industries", "Stark \"Industries\"", "Wayne Enterprises"]
+JOBS = ["Engineer", "Data Analyst", "Product Manager", "\"Chief\" Officer",
+        "Designer", "Support, Tier 2", "Accountant"]
+
+EPOCH = datetime.datetime(2024, 12, 1, 10, 15, 30, tzinfo=datetime.timezone.utc)
+
+
+def iso(ts):
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def user_row(i, seed):
+    """Row i of the user export; the same for the same (i, seed)."""
+    rnd = random.Random(seed * 1_000_003 + i)
+    first, last = rnd.choice(FIRST), rnd.choice(LAST)
+    address = f"{rnd.randint(1, 9999)} {rnd.choice(STREETS)}, {rnd.choice(CITIES)}"
+    if i % 7 == 3:
+        address = f"{rnd.randint(1, 9999)} {rnd.choice(STREETS)}\nApt {rnd.randint(1, 99)}\n{rnd.choice(CITIES)}"
+    if i % 11 == 5:
+        address = f"The \"Old Mill\", Unit {rnd.randint(1, 40)}"
+    created = EPOCH - datetime.timedelta(days=400) + datetime.timedelta(minutes=97 * i)
+    updated = EPOCH + datetime.timedelta(minutes=37 * i, seconds=i % 60)
+    return [f"usr_{i:05d}", f"{first} {last}", f"{first}.{last}{i}@example.com".lower(),
+            address, rnd.choice(COMPANIES), rnd.choice(JOBS), iso(updated), iso(created)]
+
+
+def csv_text(rows):
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "mock-export-api/1.0"
+
+    def log_message(self, fmt, *args):
+        if self.server.verbose:
+            sys.stderr.write("%s %s\n" % (self.address_string(), fmt % args))
+
+    # -- helpers ---------------------------------------------------------
+    def params(self):
+        return {k: v[-1] for k, v in parse_qs(urlparse(self.path).query).items()}
+
+    def send_body(self, status, body, content_type="text/csv; charset=utf-8"):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def start_chunked(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/csv; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+    def chunk(self, data):
+        if data:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+    def end_chunked(self):
+        self.wfile.write(b"0\r\n\r\n")
+
+    # -- endpoints -------------------------------------------------------
+    def do_GET(self):
+        path = urlparse(self.path).path
+        routes = {
+            "/export/csv": self.export_csv,
+            "/slow": self.slow,
+            "/truncated": self.truncated,
+            "/reset": self.reset,
+            "/redirect": self.redirect,
+        }
+        try:
+            if path in routes:
+                routes[path]()
+            elif path.startswith("/fixtures/"):
+                self.fixture(path[len("/fixtures/"):])
+            elif path.startswith("/status/"):
+                self.status(int(path[len("/status/"):]))
+            else:
+                self.send_body(404, b"no such endpoint\n", "text/plain")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client went away, as a cancelled scan does
+
+    def export_csv(self):
+        p = self.params()
+        rows, seed = int(p.get("rows", self.server.rows)), int(p.get("seed", 1))
+        self.start_chunked()
+        self.chunk(csv_text([HEADER]))
+        batch = []
+        for i in range(1, rows + 1):
+            batch.append(user_row(i, seed))
+            if len(batch) == 500:
+                self.chunk(csv_text(batch))
+                batch = []
+        self.chunk(csv_text(batch))
+        self.end_chunked()
+
+    def fixture(self, name):
+        full = os.path.join(FIXTURES, os.path.basename(name))
+        if not os.path.isfile(full):
+            self.send_body(404, b"no such fixture\n", "text/plain")
+            return
+        with open(full, "rb") as f:
+            body = f.read()
+        size = int(self.params().get("chunk", 0))
+        if not size:
+            self.send_body(200, body)
+            return
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.flush()
+        for start in range(0, len(body), size):
+            self.wfile.write(body[start:start + size])
+            self.wfile.flush()
+            time.sleep(0.002)
+
+    def status(self, code):
+        body = (f"{{\"error\": \"mock status {code}\", \"detail\": "
+                f"\"the export could not be produced\"}}\n").encode()
+        self.send_body(code, body, "application/json")
+
+    def slow(self):
+        p = self.params()
+        rows, delay = int(p.get("rows", 100)), float(p.get("delay", 1.0))
+        self.start_chunked()
+        self.chunk(csv_text([HEADER]))
+        for i in range(1, rows + 1):
+            self.chunk(csv_text([user_row(i, 1)]))
+            self.wfile.flush()
+            time.sleep(delay)
+        self.end_chunked()
+
+    def truncated(self):
+        body = csv_text([HEADER] + [user_row(i, 1) for i in range(1, 6)])
+        self.send_response(200)
+        self.send_header("Content-Type", "text/csv")
+        self.send_header("Content-Length", str(len(body) + 1000))
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+        self.close_connection = True
+
+    def reset(self):
+        self.start_chunked()
+        self.chunk(csv_text([HEADER] + [user_row(i, 1) for i in range(1, 6)]))
+        self.wfile.flush()
+        time.sleep(0.1)
+        # SO_LINGER with a zero timeout makes close() send a RST
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                   struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
+
+    def redirect(self):
+        self.send_response(302)
+        self.send_header("Location", self.params().get("to", "/export/csv"))
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("MOCK_API_PORT", 5001)))
+    parser.add_argument("--rows", type=int, default=200, help="rows of /export/csv")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args()
+
+    server = ThreadingHTTPServer((args.host, args.port), Handler)
+    server.daemon_threads = True
+    server.rows = args.rows
+    server.verbose = args.verbose
+    print(f"mock export API on http://{args.host}:{args.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
