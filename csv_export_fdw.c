@@ -401,9 +401,8 @@ map_header(CsvExportScanState *state, const CsvRecord *header)
 	if (missing.len > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
-				 errmsg("CSV header of \"%s\" lacks column(s) %s of foreign table \"%s\"",
-						state->display_url, missing.data,
-						RelationGetRelationName(state->rel)),
+				 errmsg("columns of foreign table \"%s\" missing from the CSV header: %s",
+						RelationGetRelationName(state->rel), missing.data),
 				 errdetail("The header is: %s.", describe_header(header, state->converter)),
 				 errhint("Use the column option \"column_name\" to read a column from a differently named CSV field.")));
 

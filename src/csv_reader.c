@@ -277,6 +277,14 @@ csv_reader_keep_fields(CsvReader *reader, const bool *keep, int nkeep)
 	return true;
 }
 
+/* Move elements [from, end) of array to its start. */
+static void
+move_to_front(void *array, size_t from, size_t end, size_t elem_size)
+{
+	if (from > 0 && end > from)
+		memmove(array, (char *) array + from * elem_size, (end - from) * elem_size);
+}
+
 /*
  * Drop what the caller has consumed: everything before the first record not
  * yet handed out, or before the partial record if all were.
@@ -302,20 +310,17 @@ compact_batch(CsvReader *reader)
 	if (first_field == 0 && first_byte == 0 && reader->next_record == 0)
 		return;
 
-	memmove(reader->fields, reader->fields + first_field,
-			(reader->nfields - first_field) * sizeof(CsvField));
-	memmove(reader->offsets, reader->offsets + first_field,
-			(reader->nfields - first_field) * sizeof(size_t));
+	move_to_front(reader->fields, first_field, reader->nfields, sizeof(CsvField));
+	move_to_front(reader->offsets, first_field, reader->nfields, sizeof(size_t));
 	for (i = 0; i < reader->nfields - first_field; i++)
 		reader->offsets[i] -= first_byte;
 	reader->nfields -= first_field;
 
-	memmove(reader->bytes, reader->bytes + first_byte,
-			reader->bytes_len - first_byte);
+	move_to_front(reader->bytes, first_byte, reader->bytes_len, 1);
 	reader->bytes_len -= first_byte;
 
-	memmove(reader->records, reader->records + reader->next_record,
-			remaining_records * sizeof(BatchRecord));
+	move_to_front(reader->records, reader->next_record, reader->nrecords,
+				  sizeof(BatchRecord));
 	for (i = 0; i < remaining_records; i++)
 	{
 		reader->records[i].first_field -= first_field;

@@ -229,11 +229,15 @@ report_transfer_failure(HttpTransfer *transfer)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while receiving \"%s\"", transfer->display_url)));
+	/*
+	 * curl's own text for a failed connection carries a varying time ("after
+	 * 3 ms"); its error code's text says the same, steadily.
+	 */
 	if (response_status(transfer) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("could not fetch \"%s\"", transfer->display_url),
-				 errdetail("%s", reason)));
+				 errdetail("%s.", curl_easy_strerror(transfer->result))));
 	ereport(ERROR,
 			(errcode(ERRCODE_CONNECTION_FAILURE),
 			 errmsg("transfer of \"%s\" failed after %llu bytes",

@@ -49,12 +49,18 @@ build_and_install() {
 
 start_mock_api() {
 	log "starting the mock export API on port $MOCK_API_PORT"
+	if curl -s -o /dev/null "http://127.0.0.1:$MOCK_API_PORT/"; then
+		log "port $MOCK_API_PORT is already in use; set MOCK_API_PORT"
+		return 1
+	fi
 	python3 "$PROJECT_DIR/test/mock_api.py" --port "$MOCK_API_PORT" \
 		>"$WORK_DIR/mock_api.log" 2>&1 &
 	MOCK_API_PID=$!
 	local i
 	for i in $(seq 1 50); do
-		curl -fsS -o /dev/null "http://127.0.0.1:$MOCK_API_PORT/export/csv?rows=1" && return 0
+		kill -0 "$MOCK_API_PID" 2>/dev/null || break
+		curl -fsS -o /dev/null "http://127.0.0.1:$MOCK_API_PORT/export/csv?rows=1" 2>/dev/null \
+			&& return 0
 		sleep 0.1
 	done
 	log "the mock export API did not start:"

@@ -12,8 +12,9 @@ Endpoints (all GET):
                               characters and the byte-order mark arrive split
   /status/CODE                an error response with that status and a text body
   /slow?rows=N&delay=S        the user export, one row every S seconds
-  /truncated                  a body shorter than its Content-Length
-  /reset                      some rows, then the connection is reset
+  /truncated?rows=N&delay=S   N rows (default 5), then after S seconds the
+                              connection closes short of its Content-Length
+  /reset?rows=N&delay=S       N rows, then after S seconds a connection reset
   /redirect?to=URL            302 to URL
 """
 
@@ -179,20 +180,25 @@ class Handler(BaseHTTPRequestHandler):
         self.end_chunked()
 
     def truncated(self):
-        body = csv_text([HEADER] + [user_row(i, 1) for i in range(1, 6)])
+        p = self.params()
+        rows, delay = int(p.get("rows", 5)), float(p.get("delay", 0))
+        body = csv_text([HEADER] + [user_row(i, 1) for i in range(1, rows + 1)])
         self.send_response(200)
         self.send_header("Content-Type", "text/csv")
         self.send_header("Content-Length", str(len(body) + 1000))
         self.end_headers()
         self.wfile.write(body)
         self.wfile.flush()
+        time.sleep(delay)
         self.close_connection = True
 
     def reset(self):
+        p = self.params()
+        rows, delay = int(p.get("rows", 5)), float(p.get("delay", 0.1))
         self.start_chunked()
-        self.chunk(csv_text([HEADER] + [user_row(i, 1) for i in range(1, 6)]))
+        self.chunk(csv_text([HEADER] + [user_row(i, 1) for i in range(1, rows + 1)]))
         self.wfile.flush()
-        time.sleep(0.1)
+        time.sleep(delay)
         # SO_LINGER with a zero timeout makes close() send a RST
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                    struct.pack("ii", 1, 0))

@@ -1,0 +1,92 @@
+--
+-- CSV dialects and corner cases, from fixture files served by the mock API.
+-- Each is also read with ?chunk=1, which makes the mock send a byte or so at
+-- a time: records, quoted newlines, multibyte characters and the byte-order
+-- mark then arrive split across network reads and must come out the same.
+--
+SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
+\pset null '<null>'
+
+CREATE SERVER fixtures FOREIGN DATA WRAPPER csv_export_fdw
+  OPTIONS (base_url 'http://127.0.0.1:5001/fixtures');
+
+-- RFC 4180: CRLF records, quoted delimiters, "" escapes, line breaks inside
+-- quotes (kept byte for byte), spaces kept, last record without a newline
+CREATE FOREIGN TABLE rfc (id int, label text, note text)
+  SERVER fixtures OPTIONS (path 'rfc4180.csv');
+CREATE FOREIGN TABLE rfc_split (id int, label text, note text)
+  SERVER fixtures OPTIONS (path 'rfc4180.csv?chunk=1');
+SELECT id, label, note, length(label) AS label_len, note LIKE E'%\r\n%' AS has_crlf
+  FROM rfc ORDER BY id;
+SELECT count(*) FROM (TABLE rfc EXCEPT ALL TABLE rfc_split) d;
+SELECT count(*) FROM (TABLE rfc_split EXCEPT ALL TABLE rfc) d;
+
+-- unquoted empty is NULL, quoted empty is the empty string
+SELECT id, label IS NULL AS is_null, label = '' AS is_empty FROM rfc WHERE id IN (4, 5);
+
+-- header names in any order; CSV columns the table lacks are ignored
+CREATE FOREIGN TABLE reordered (id int, label text, note text)
+  SERVER fixtures OPTIONS (path 'reordered.csv');
+SELECT * FROM reordered;
+
+-- types go through their input functions
+CREATE FOREIGN TABLE typed (i int, n numeric, d date, b boolean, j jsonb, ts timestamptz, t text)
+  SERVER fixtures OPTIONS (path 'types.csv');
+SELECT * FROM typed;
+SELECT j -> 'a' -> 1 AS j_a_1, pg_typeof(n) FROM typed WHERE i = 1;
+
+-- a null marker: it replaces the empty field as NULL (libcsv does not tell
+-- whether a non-empty field was quoted, so "NULL" matches too)
+CREATE FOREIGN TABLE null_marker (id int, val text)
+  SERVER fixtures OPTIONS (path 'null_marker.csv', null 'NULL');
+SELECT id, val, val IS NULL AS is_null FROM null_marker;
+
+-- another delimiter and quote
+CREATE FOREIGN TABLE semicolon (id int, label text)
+  SERVER fixtures OPTIONS (path 'semicolon.csv', delimiter ';', quote '''');
+SELECT * FROM semicolon;
+
+-- a UTF-8 byte-order mark is dropped, also when split
+CREATE FOREIGN TABLE bom (id int, label text) SERVER fixtures OPTIONS (path 'bom.csv');
+CREATE FOREIGN TABLE bom_split (id int, label text) SERVER fixtures OPTIONS (path 'bom.csv?chunk=1');
+SELECT * FROM bom;
+SELECT * FROM bom_split;
+
+-- empty body, header only: no rows, no error
+CREATE FOREIGN TABLE empty (id int, label text) SERVER fixtures OPTIONS (path 'empty.csv');
+CREATE FOREIGN TABLE header_only (id int, label text, note text)
+  SERVER fixtures OPTIONS (path 'header_only.csv');
+SELECT count(*) FROM empty;
+SELECT * FROM header_only;
+
+-- without a header, fields map to columns by position
+CREATE FOREIGN TABLE no_header (id int, label text, note text)
+  SERVER fixtures OPTIONS (path 'no_header.csv', header 'false');
+SELECT * FROM no_header;
+SELECT note FROM no_header;
+
+-- dropped columns are skipped when mapping by position and by name
+ALTER FOREIGN TABLE no_header DROP COLUMN label;
+ALTER FOREIGN TABLE no_header ADD COLUMN label text;
+SELECT * FROM no_header;
+ALTER FOREIGN TABLE reordered DROP COLUMN note;
+SELECT * FROM reordered;
+
+-- the export's encoding is converted to the database's
+CREATE FOREIGN TABLE latin1 (id int, label text)
+  SERVER fixtures OPTIONS (path 'latin1.csv', encoding 'LATIN1');
+SELECT id, label, octet_length(label) FROM latin1;
+CREATE FOREIGN TABLE multibyte (id int, label text) SERVER fixtures OPTIONS (path 'multibyte.csv');
+CREATE FOREIGN TABLE multibyte_split (id int, label text)
+  SERVER fixtures OPTIONS (path 'multibyte.csv?chunk=1');
+SELECT * FROM multibyte;
+SELECT count(*) FROM (TABLE multibyte EXCEPT ALL TABLE multibyte_split) d;
+
+-- blank lines are skipped; LF, CRLF and CR line ends all work
+CREATE FOREIGN TABLE blank_lines (id int, label text) SERVER fixtures OPTIONS (path 'blank_lines.csv');
+SELECT * FROM blank_lines;
+CREATE FOREIGN TABLE cr_only (id int, label text) SERVER fixtures OPTIONS (path 'cr_only.csv');
+SELECT * FROM cr_only;
+
+DROP SERVER fixtures CASCADE;

@@ -1,0 +1,248 @@
+/*
+ * csv_reader_test.c
+ *		Unit tests of src/csv_reader.c, outside the server.
+ *
+ * Every input is parsed whole, split in two at every byte position, and one
+ * byte at a time; all three must give exactly the expected records (or the
+ * expected error), which is what makes chunk boundaries safe.
+ *
+ * Output: one line per case, then "N passed, N failed".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/csv_reader.h"
+
+typedef struct TestCase
+{
+	const char *name;
+	const char *input;
+	size_t		input_len;		/* 0: strlen(input) */
+	const bool *keep;			/* NULL: keep every field */
+	int			nkeep;
+	const char *expected;		/* dump of the records, see dump_record() */
+	CsvReaderStatus expected_status;
+} TestCase;
+
+static const bool keep_second[] = {false, true};
+
+static const TestCase cases[] = {
+	{"simple", "a,b\n1,2\n", 0, NULL, 0, "1:[a|b] 2:[1|2] ", CSV_READER_OK},
+	{"crlf records", "a,b\r\n1,2\r\n", 0, NULL, 0, "1:[a|b] 2:[1|2] ", CSV_READER_OK},
+	{"cr records", "a,b\r1,2\r", 0, NULL, 0, "1:[a|b] 2:[1|2] ", CSV_READER_OK},
+	{"no final newline", "a,b\n1,2", 0, NULL, 0, "1:[a|b] 2:[1|2] ", CSV_READER_OK},
+	{"quoted delimiter and escapes", "\"x,y\",\"say \"\"hi\"\"\"\n", 0, NULL, 0,
+	"1:[x,y|say \"hi\"] ", CSV_READER_OK},
+	{"newlines in quotes count as lines", "\"a\nb\",c\n\"d\r\ne\",f\ng,h\n", 0, NULL, 0,
+	"1:[a\nb|c] 3:[d\r\ne|f] 5:[g|h] ", CSV_READER_OK},
+	{"empty unquoted is null, quoted is empty", ",\"\",x\n", 0, NULL, 0,
+	"1:[<NULL>||x] ", CSV_READER_OK},
+	{"trailing delimiter gives a null field", "a,\n", 0, NULL, 0, "1:[a|<NULL>] ", CSV_READER_OK},
+	{"spaces are data", " a , b \n", 0, NULL, 0, "1:[ a | b ] ", CSV_READER_OK},
+	{"blank lines skipped but counted", "a\n\n\nb\r\n\r\nc\n", 0, NULL, 0,
+	"1:[a] 4:[b] 6:[c] ", CSV_READER_OK},
+	{"utf-8 bom dropped", "\xEF\xBB\xBFid,x\n1,2\n", 0, NULL, 0, "1:[id|x] 2:[1|2] ", CSV_READER_OK},
+	{"partial bom is data", "\xEF\xBBid\n", 0, NULL, 0, "1:[\xEF\xBBid] ", CSV_READER_OK},
+	{"stream shorter than a bom", "\xEF\xBB", 0, NULL, 0, "1:[\xEF\xBB] ", CSV_READER_OK},
+	{"empty stream", "", 0, NULL, 0, "", CSV_READER_OK},
+	{"nul byte kept in value", "a\0b,c\n", 6, NULL, 0, "1:[a?b|c] ", CSV_READER_OK},
+	{"kept fields only", "a,b,c\n1,2,3\n", 0, keep_second, 2, "1:[#1=b] 2:[#1=2] ", CSV_READER_OK},
+	{"no fields kept still counts", "a,b\n1,2,3\n", 0, keep_second, 0, "1:{2} 2:{3} ", CSV_READER_OK},
+	{"long field", NULL, 0, NULL, 0, NULL, CSV_READER_OK},
+	{"unterminated quote", "a\n\"open\n", 0, NULL, 0, "1:[a] ", CSV_READER_UNTERMINATED_QUOTE},
+	{"quote in unquoted field", "a\nb\"c\n", 0, NULL, 0, "1:[a] ", CSV_READER_QUOTE_IN_UNQUOTED_FIELD},
+	{"text after closing quote", "\"a\"b\n", 0, NULL, 0, "", CSV_READER_TEXT_AFTER_CLOSING_QUOTE},
+};
+
+typedef struct Buffer
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+} Buffer;
+
+static void
+append(Buffer *buf, const char *data, size_t len)
+{
+	if (buf->len + len + 1 > buf->cap)
+	{
+		buf->cap = (buf->len + len + 1) * 2;
+		buf->data = realloc(buf->data, buf->cap);
+		if (buf->data == NULL)
+			abort();
+	}
+	memcpy(buf->data + buf->len, data, len);
+	buf->len += len;
+	buf->data[buf->len] = '\0';
+}
+
+static void
+append_str(Buffer *buf, const char *s)
+{
+	append(buf, s, strlen(s));
+}
+
+/*
+ * "LINE:[f0|f1]" with every field kept; "LINE:[#N=value]" naming the field
+ * number when only some are; "LINE:{NFIELDS}" when none are.
+ */
+static void
+dump_record(Buffer *out, const CsvRecord *record, bool numbered)
+{
+	char		prefix[64];
+	int			i;
+
+	if (record->nkept == 0)
+	{
+		snprintf(prefix, sizeof(prefix), "%llu:{%d} ",
+				 (unsigned long long) record->line, record->nfields);
+		append_str(out, prefix);
+		return;
+	}
+	snprintf(prefix, sizeof(prefix), "%llu:[", (unsigned long long) record->line);
+	append_str(out, prefix);
+	for (i = 0; i < record->nkept; i++)
+	{
+		const CsvField *field = &record->fields[i];
+		size_t		j;
+
+		if (i > 0)
+			append_str(out, "|");
+		if (numbered)
+		{
+			snprintf(prefix, sizeof(prefix), "#%d=", field->number);
+			append_str(out, prefix);
+		}
+		if (field->is_null)
+			append_str(out, "<NULL>");
+		for (j = 0; j < field->len; j++)
+			append(out, field->value[j] ? &field->value[j] : "?", 1);
+	}
+	append_str(out, "] ");
+}
+
+static void
+drain(CsvReader *reader, Buffer *out, bool numbered)
+{
+	CsvRecord	record;
+
+	while (csv_reader_next(reader, &record))
+		dump_record(out, &record, numbered);
+}
+
+/* Parse input in chunks of the given sizes (the last one repeats). */
+static CsvReaderStatus
+parse_in_chunks(const TestCase *tc, const char *input, size_t len,
+				size_t first_chunk, size_t chunk, Buffer *out)
+{
+	CsvReader  *reader = csv_reader_create(',', '"', true);
+	CsvReaderStatus status = CSV_READER_OK;
+	size_t		pos = 0;
+
+	if (reader == NULL)
+		abort();
+	if (tc->keep && !csv_reader_keep_fields(reader, tc->keep, tc->nkeep))
+		abort();
+	out->len = 0;
+	append_str(out, "");
+	while (pos < len && status == CSV_READER_OK)
+	{
+		size_t		n = (pos == 0) ? first_chunk : chunk;
+
+		if (n > len - pos)
+			n = len - pos;
+		status = csv_reader_feed(reader, input + pos, n);
+		pos += n;
+		drain(reader, out, tc->keep != NULL);
+	}
+	if (status == CSV_READER_OK)
+	{
+		status = csv_reader_finish(reader);
+		drain(reader, out, tc->keep != NULL);
+	}
+	csv_reader_destroy(reader);
+	return status;
+}
+
+static bool
+check(const TestCase *tc, const char *input, size_t len, const char *expected,
+	  size_t first_chunk, size_t chunk, const char *how)
+{
+	Buffer		out = {0};
+	CsvReaderStatus status = parse_in_chunks(tc, input, len, first_chunk, chunk, &out);
+	bool		ok = (status == tc->expected_status && strcmp(out.data, expected) == 0);
+
+	if (!ok)
+		printf("  %s (%s, first chunk %zu): got status %d \"%s\", expected %d \"%s\"\n",
+			   tc->name, how, first_chunk, status, out.data,
+			   tc->expected_status, expected);
+	free(out.data);
+	return ok;
+}
+
+static bool
+run_case(const TestCase *tc)
+{
+	Buffer		long_input = {0};
+	Buffer		long_expected = {0};
+	const char *input = tc->input;
+	const char *expected = tc->expected;
+	size_t		len;
+	size_t		split;
+	bool		ok = true;
+
+	if (input == NULL)
+	{
+		/* a field much longer than any chunk or parser block */
+		int			i;
+
+		append_str(&long_input, "\"");
+		append_str(&long_expected, "1:[");
+		for (i = 0; i < 300000; i++)
+		{
+			append_str(&long_input, i % 1000 ? "x" : "\"\"");
+			append_str(&long_expected, i % 1000 ? "x" : "\"");
+		}
+		append_str(&long_input, "\",end\n");
+		append_str(&long_expected, "|end] ");
+		input = long_input.data;
+		expected = long_expected.data;
+	}
+	len = tc->input_len ? tc->input_len : strlen(input);
+
+	ok &= check(tc, input, len, expected, len ? len : 1, len ? len : 1, "whole");
+	if (len < 1000)
+	{
+		for (split = 1; split < len; split++)
+			ok &= check(tc, input, len, expected, split, len, "split in two");
+		ok &= check(tc, input, len, expected, 1, 1, "byte by byte");
+	}
+	else
+		ok &= check(tc, input, len, expected, 4096, 4096, "4 kB chunks");
+
+	free(long_input.data);
+	free(long_expected.data);
+	return ok;
+}
+
+int
+main(void)
+{
+	int			passed = 0;
+	int			failed = 0;
+	size_t		i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		bool		ok = run_case(&cases[i]);
+
+		printf("csv_reader %-45s %s\n", cases[i].name, ok ? "ok" : "FAILED");
+		if (ok)
+			passed++;
+		else
+			failed++;
+	}
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs every test of csv_export_fdw on a fresh Debian 12 machine, as root:
+# installs the dependencies, builds and installs the extension, starts the
+# mock export API and a throwaway PostgreSQL 15 cluster (with pg_cron), runs
+# the CSV reader's unit tests and the pg_regress suite, and stops everything.
+#
+# Ends with a line "N passed, N failed"; exits non-zero on any failure.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+trap cleanup EXIT
+
+install_dependencies
+build_and_install
+
+passed=0
+failed=0
+
+add_counts() {	# add the counts of a "N passed, N failed" line
+	local line=$1
+	passed=$((passed + $(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")))
+	failed=$((failed + $(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")))
+}
+
+log "CSV reader unit tests (outside the server, with ASan and UBSan)"
+gcc -Wall -Wextra -Werror -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-o "$WORK_DIR/csv_reader_test" "$PROJECT_DIR/test/csv_reader_test.c" \
+	"$PROJECT_DIR/src/csv_reader.c" -lcsv
+"$WORK_DIR/csv_reader_test" | tee "$WORK_DIR/csv_reader_test.out" || true
+add_counts "$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$WORK_DIR/csv_reader_test.out" || echo '0 passed, 1 failed')"
+
+start_mock_api
+start_cluster
+
+log "pg_regress suite"
+cd "$PROJECT_DIR"
+rm -rf results regression.diffs regression.out
+make -s PG_CONFIG=$PG_BIN/pg_config installcheck 2>&1 | tee "$WORK_DIR/installcheck.out" || true
+regress_ok=$(grep -cE '^(test| )? *[a-z_0-9]+ +\.\.\. ok' "$WORK_DIR/installcheck.out" || true)
+regress_failed=$(grep -cE '\.\.\. (FAILED|failed)' "$WORK_DIR/installcheck.out" || true)
+if [ "$regress_ok" -eq 0 ] && [ "$regress_failed" -eq 0 ]; then
+	regress_failed=1	# pg_regress did not run at all
+fi
+if [ -f regression.diffs ]; then
+	cat regression.diffs
+fi
+passed=$((passed + regress_ok))
+failed=$((failed + regress_failed))
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
