@@ -6,6 +6,7 @@ OBJS = \
 	src/csv_reader.o \
 	src/http.o \
 	src/option.o \
+	src/sync.o \
 	src/url.o
 
 EXTENSION = csv_export_fdw

@@ -20,6 +20,9 @@
 #include "optimizer/pathnode.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
+#include "nodes/nodeFuncs.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -41,14 +44,32 @@ void		_PG_init(void);
 enum CsvExportScanPrivate
 {
 	/* IntList of the attribute numbers the query reads */
-	CsvExportPrivateNeededAttnums
+	CsvExportPrivateNeededAttnums,
+	/* List of String: query parameter names of pushed-down quals */
+	CsvExportPrivateSinceParams,
+	/* List of String: "col > " as written, for EXPLAIN */
+	CsvExportPrivateSinceQuals
 };
+
+/*
+ * What planning found out about a foreign table, kept in
+ * RelOptInfo.fdw_private between the planner callbacks.
+ */
+typedef struct CsvExportPlanInfo
+{
+	List	   *needed_attnums;
+	List	   *since_params;	/* parallel lists: one entry per pushed qual */
+	List	   *since_quals;
+	List	   *since_values;	/* expressions, become ForeignScan.fdw_exprs */
+} CsvExportPlanInfo;
 
 typedef struct CsvExportScanState
 {
 	Relation	rel;
 	CsvExportOptions *options;
-	char	   *display_url;	/* redacted */
+	char	   *url;			/* with pushed-down query parameters */
+	char	   *display_url;	/* the same, redacted */
+	List	   *since_params;	/* "name=value" of pushed-down quals, for EXPLAIN */
 
 	/* what the query needs, and where it comes from in the CSV */
 	TupleDesc	tupdesc;
@@ -175,9 +196,88 @@ needed_attnums(RelOptInfo *baserel, Oid foreigntableid)
 	return attnums;
 }
 
+/*
+ * If clause compares a column that has a since_param option with a value
+ * known when the scan starts ("col > value", "col >= value", or the same
+ * written the other way round), return that column's attribute number and
+ * set *value to the value's expression.  The API is then asked for rows
+ * after that value only; PostgreSQL still checks the clause on every row.
+ */
+static AttrNumber
+since_qual_column(Expr *clause, Index relid, Expr **value, const char **opname)
+{
+	OpExpr	   *op;
+	Node	   *left;
+	Node	   *right;
+	char	   *name;
+
+	if (!IsA(clause, OpExpr) || list_length(((OpExpr *) clause)->args) != 2)
+		return InvalidAttrNumber;
+	op = (OpExpr *) clause;
+	left = linitial(op->args);
+	right = lsecond(op->args);
+	name = get_opname(op->opno);
+	if (name == NULL)
+		return InvalidAttrNumber;
+
+	if (strcmp(name, "<") == 0 || strcmp(name, "<=") == 0)
+	{
+		Node	   *swap = left;
+
+		left = right;
+		right = swap;
+		name = (name[1] == '=') ? ">=" : ">";
+	}
+	else if (strcmp(name, ">") != 0 && strcmp(name, ">=") != 0)
+		return InvalidAttrNumber;
+
+	if (!IsA(left, Var) || ((Var *) left)->varno != (int) relid ||
+		((Var *) left)->varlevelsup != 0 || ((Var *) left)->varattno <= 0)
+		return InvalidAttrNumber;
+	if (!(IsA(right, Const) && !((Const *) right)->constisnull) &&
+		!(IsA(right, Param) && ((Param *) right)->paramkind == PARAM_EXTERN))
+		return InvalidAttrNumber;
+
+	*value = (Expr *) right;
+	*opname = name;
+	return ((Var *) left)->varattno;
+}
+
+/* The quals that become since_param query parameters: one per column. */
+static void
+find_since_quals(RelOptInfo *baserel, Oid foreigntableid, CsvExportPlanInfo *info)
+{
+	Bitmapset  *pushed = NULL;
+	ListCell   *lc;
+
+	foreach(lc, baserel->baserestrictinfo)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		Expr	   *value;
+		const char *opname;
+		AttrNumber	attnum = since_qual_column(rinfo->clause, baserel->relid,
+											   &value, &opname);
+		char	   *param;
+
+		if (attnum == InvalidAttrNumber || bms_is_member(attnum, pushed))
+			continue;
+		param = csv_export_column_since_param(foreigntableid, attnum);
+		if (param == NULL)
+			continue;
+		pushed = bms_add_member(pushed, attnum);
+		info->since_params = lappend(info->since_params, makeString(param));
+		info->since_quals = lappend(info->since_quals,
+									makeString(psprintf("%s %s",
+														quote_identifier(get_attname(foreigntableid, attnum, false)),
+														opname)));
+		info->since_values = lappend(info->since_values, value);
+	}
+}
+
 static void
 csvGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
+	CsvExportPlanInfo *info = palloc0(sizeof(CsvExportPlanInfo));
 	double		selectivity;
 
 	/* fail at plan time, not scan time, if the table cannot name a URL */
@@ -186,7 +286,10 @@ csvGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	selectivity = clauselist_selectivity(root, baserel->baserestrictinfo,
 										 0, JOIN_INNER, NULL);
 	baserel->rows = clamp_row_est(DEFAULT_ROW_ESTIMATE * selectivity);
-	baserel->fdw_private = needed_attnums(baserel, foreigntableid);
+
+	info->needed_attnums = needed_attnums(baserel, foreigntableid);
+	find_since_quals(baserel, foreigntableid, info);
+	baserel->fdw_private = info;
 }
 
 static void
@@ -206,12 +309,19 @@ csvGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 				  ForeignPath *best_path, List *tlist, List *scan_clauses,
 				  Plan *outer_plan)
 {
-	List	   *fdw_private = list_make1(baserel->fdw_private);
+	CsvExportPlanInfo *info = baserel->fdw_private;
+	List	   *fdw_private = list_make3(info->needed_attnums,
+										 info->since_params,
+										 info->since_quals);
 
-	/* every qual is checked locally, by the executor */
+	/*
+	 * Every qual is checked locally, by the executor, pushed down or not: the
+	 * API's idea of "after" need not be exactly ours.
+	 */
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
-	return make_foreignscan(tlist, scan_clauses, baserel->relid, NIL,
-							fdw_private, NIL, NIL, outer_plan);
+	return make_foreignscan(tlist, scan_clauses, baserel->relid,
+							info->since_values, fdw_private, NIL, NIL,
+							outer_plan);
 }
 
 /*
@@ -284,7 +394,7 @@ start_fetch(CsvExportScanState *state)
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while creating a CSV reader")));
 
-	state->transfer = http_transfer_start(opts->url, state->display_url);
+	state->transfer = http_transfer_start(state->url, state->display_url);
 	state->header_pending = opts->header;
 	state->input_done = false;
 	MemoryContextSwitchTo(oldcxt);
@@ -492,6 +602,41 @@ map_by_position(CsvExportScanState *state)
 	state->expected_fields = field;
 }
 
+/*
+ * Evaluate the values of pushed-down quals and add them to the URL as query
+ * parameters.  They are constants or external parameters, so their values
+ * are known now and do not change on rescan.
+ */
+static void
+add_since_params(CsvExportScanState *state, ForeignScanState *node, ForeignScan *plan)
+{
+	List	   *params = (List *) list_nth(plan->fdw_private, CsvExportPrivateSinceParams);
+	List	   *quals = (List *) list_nth(plan->fdw_private, CsvExportPrivateSinceQuals);
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	ListCell   *param_cell;
+	ListCell   *qual_cell;
+	ListCell   *expr_cell;
+
+	state->url = state->options->url;
+	forthree(param_cell, params, qual_cell, quals, expr_cell, plan->fdw_exprs)
+	{
+		Expr	   *expr = (Expr *) lfirst(expr_cell);
+		ExprState  *expr_state = ExecInitExpr(expr, (PlanState *) node);
+		bool		isnull;
+		Datum		value = ExecEvalExpr(expr_state, econtext, &isnull);
+		char	   *text;
+
+		/* "col > NULL" matches nothing: the recheck will drop every row */
+		if (isnull || (text = value_to_query_text(value, exprType((Node *) expr))) == NULL)
+			continue;
+		state->url = url_add_query_param(state->url, strVal(lfirst(param_cell)), text);
+		state->since_params = lappend(state->since_params,
+									  psprintf("%s=%s (from %s)",
+											   strVal(lfirst(param_cell)), text,
+											   strVal(lfirst(qual_cell))));
+	}
+}
+
 static void
 csvBeginForeignScan(ForeignScanState *node, int eflags)
 {
@@ -506,7 +651,8 @@ csvBeginForeignScan(ForeignScanState *node, int eflags)
 	state->rel = node->ss.ss_currentRelation;
 	relid = RelationGetRelid(state->rel);
 	state->options = csv_export_get_options(relid);
-	state->display_url = url_redact(state->options->url);
+	add_since_params(state, node, plan);
+	state->display_url = url_redact(state->url);
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 
@@ -594,6 +740,8 @@ csvExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	CsvExportScanState *state = node->fdw_state;
 
 	ExplainPropertyText("URL", state->display_url, es);
+	if (state->since_params != NIL)
+		ExplainPropertyList("Since Parameters", state->since_params, es);
 	if (es->analyze)
 	{
 		uint64		bytes = state->bytes_of_done_passes;

@@ -10,6 +10,11 @@
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/timestamp.h"
 #include "mb/pg_wchar.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -141,4 +146,43 @@ value_converter_datum(ValueConverter *converter, int attindex,
 	text = value_converter_to_server(converter, value, len);
 	return InputFunctionCall(&column->function, unconstify(char *, text),
 							 column->ioparam, column->typmod);
+}
+
+/*
+ * A value as text for a URL query parameter, or NULL if it has none (an
+ * infinite timestamp).  Dates and times are ISO 8601, whatever DateStyle and
+ * TimeZone say, and timestamptz is given in UTC with a "Z", which is what
+ * export APIs understand; other types use their output function.
+ */
+char *
+value_to_query_text(Datum value, Oid type)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	char		buf[MAXDATELEN + 2];
+	Oid			output_function;
+	bool		is_varlena;
+
+	switch (type)
+	{
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+			if (TIMESTAMP_NOT_FINITE(DatumGetTimestamp(value)) ||
+				timestamp2tm(DatumGetTimestamp(value), NULL, &tm, &fsec, NULL, NULL) != 0)
+				return NULL;
+			EncodeDateTime(&tm, fsec, false, 0, NULL, USE_XSD_DATES, buf);
+			if (type == TIMESTAMPTZOID)
+				strlcat(buf, "Z", sizeof(buf));
+			return pstrdup(buf);
+		case DATEOID:
+			if (DATE_NOT_FINITE(DatumGetDateADT(value)))
+				return NULL;
+			j2date(DatumGetDateADT(value) + POSTGRES_EPOCH_JDATE,
+				   &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+			EncodeDateOnly(&tm, USE_XSD_DATES, buf);
+			return pstrdup(buf);
+		default:
+			getTypeOutputInfo(type, &output_function, &is_varlena);
+			return OidOutputFunctionCall(output_function, value);
+	}
 }

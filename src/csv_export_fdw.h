@@ -29,11 +29,13 @@ typedef struct CsvExportOptions
 extern void csv_export_validate_options(List *options, Oid catalog);
 extern CsvExportOptions *csv_export_get_options(Oid foreigntableid);
 extern char *csv_export_column_header_name(Oid foreigntableid, Form_pg_attribute attr);
+extern char *csv_export_column_since_param(Oid foreigntableid, AttrNumber attnum);
 
 /* in url.c */
 extern const char *url_check_http(const char *url);
 extern char *url_join(const char *base_url, const char *path);
 extern char *url_redact(const char *url);
+extern char *url_add_query_param(const char *url, const char *name, const char *value);
 
 /* in http.c */
 typedef struct HttpTransfer HttpTransfer;
@@ -51,6 +53,7 @@ extern ValueConverter *value_converter_create(TupleDesc tupdesc, int source_enco
 extern Datum value_converter_datum(ValueConverter *converter, int attindex,
 								   const char *value, size_t len, bool unquoted_empty,
 								   bool *isnull);
+extern char *value_to_query_text(Datum value, Oid type);
 extern const char *value_converter_to_server(ValueConverter *converter,
 											 const char *value, size_t len);
 

@@ -43,6 +43,8 @@ static const CsvExportOption valid_options[] = {
 
 	/* column mapping */
 	{"column_name", AttributeRelationId},
+	/* query parameter that receives the value of "col > value" quals */
+	{"since_param", AttributeRelationId},
 
 	{NULL, InvalidOid}
 };
@@ -154,7 +156,8 @@ check_option_value(DefElem *def)
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 					 errmsg("\"%s\" is not a valid encoding name", value)));
 	}
-	else if (strcmp(name, "path") == 0 || strcmp(name, "column_name") == 0)
+	else if (strcmp(name, "path") == 0 || strcmp(name, "column_name") == 0 ||
+			 strcmp(name, "since_param") == 0)
 	{
 		if (value[0] == '\0')
 			ereport(ERROR,
@@ -281,4 +284,14 @@ csv_export_column_header_name(Oid foreigntableid, Form_pg_attribute attr)
 								  "column_name");
 
 	return def ? defGetString(def) : NameStr(attr->attname);
+}
+
+/* The since_param option of a column, or NULL. */
+char *
+csv_export_column_since_param(Oid foreigntableid, AttrNumber attnum)
+{
+	DefElem    *def = find_option(GetForeignColumnOptions(foreigntableid, attnum),
+								  "since_param");
+
+	return def ? defGetString(def) : NULL;
 }

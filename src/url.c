@@ -7,6 +7,7 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 
 #include "lib/stringinfo.h"
@@ -148,4 +149,38 @@ url_redact(const char *url)
 	if (redacted_query)
 		pfree(redacted_query);
 	return result;
+}
+
+/* Percent-encode everything but RFC 3986's unreserved characters. */
+static void
+append_url_encoded(StringInfo out, const char *text)
+{
+	const unsigned char *c;
+
+	for (c = (const unsigned char *) text; *c; c++)
+	{
+		if (isalnum(*c) || *c == '-' || *c == '.' || *c == '_' || *c == '~')
+			appendStringInfoChar(out, (char) *c);
+		else
+			appendStringInfo(out, "%%%02X", *c);
+	}
+}
+
+/* url with "name=value" added to its query string, both encoded. */
+char *
+url_add_query_param(const char *url, const char *name, const char *value)
+{
+	StringInfoData out;
+	const char *fragment = strchr(url, '#');
+	int			base_len = fragment ? (int) (fragment - url) : (int) strlen(url);
+
+	initStringInfo(&out);
+	appendBinaryStringInfo(&out, url, base_len);
+	appendStringInfoChar(&out, memchr(url, '?', base_len) ? '&' : '?');
+	append_url_encoded(&out, name);
+	appendStringInfoChar(&out, '=');
+	append_url_encoded(&out, value);
+	if (fragment)
+		appendStringInfoString(&out, fragment);
+	return out.data;
 }

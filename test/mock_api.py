@@ -6,7 +6,11 @@ the original connector.  Standard library only.
 
 Endpoints (all GET):
   /export/csv?rows=N&seed=S   the user export: N rows (default 200), deterministic,
-                              streamed with chunked transfer encoding
+                              streamed with chunked transfer encoding; more:
+      &version=V              a later state of the export (see export_rows())
+      &updated_since=ISO      only rows with updatedAt after that time
+      &dup=1                  the first row repeated at the end, renamed
+      &fail_after=K           K rows, then the connection is reset
   /fixtures/NAME?chunk=K      test/fixtures/NAME as is; with chunk, sent K bytes at
                               a time with a short pause, so records, multibyte
                               characters and the byte-order mark arrive split
@@ -53,8 +57,8 @@ def iso(ts):
     return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def user_row(i, seed):
-    """Row i of the user export; the same for the same (i, seed)."""
+def user_row(i, seed, version=1):
+    """Row i of the user export; the same for the same (i, seed, version)."""
     rnd = random.Random(seed * 1_000_003 + i)
     first, last = rnd.choice(FIRST), rnd.choice(LAST)
     address = f"{rnd.randint(1, 9999)} {rnd.choice(STREETS)}, {rnd.choice(CITIES)}"
@@ -64,8 +68,27 @@ def user_row(i, seed):
         address = f"The \"Old Mill\", Unit {rnd.randint(1, 40)}"
     created = EPOCH - datetime.timedelta(days=400) + datetime.timedelta(minutes=97 * i)
     updated = EPOCH + datetime.timedelta(minutes=37 * i, seconds=i % 60)
-    return [f"usr_{i:05d}", f"{first} {last}", f"{first}.{last}{i}@example.com".lower(),
-            address, rnd.choice(COMPANIES), rnd.choice(JOBS), iso(updated), iso(created)]
+    name, company, job = f"{first} {last}", rnd.choice(COMPANIES), rnd.choice(JOBS)
+    # later versions of the export change some rows, newest updatedAt first
+    for v in range(2, version + 1):
+        if i % 10 == v % 10:
+            name = f"{first} {last} (v{v})"
+            updated = EPOCH + datetime.timedelta(days=365 + v, minutes=i)
+    return [f"usr_{i:05d}", name, f"{first}.{last}{i}@example.com".lower(),
+            address, company, job, iso(updated), iso(created)]
+
+
+def export_rows(rows, seed, version):
+    """Row numbers of an export version: from version 2 on, every 50th row
+    (counting from 7) is gone and five new rows are added per version."""
+    for i in range(1, rows + 5 * (version - 1) + 1):
+        if version >= 2 and i % 50 == 7:
+            continue
+        yield user_row(i, seed, version)
+
+
+def parse_iso(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def csv_text(rows):
@@ -131,16 +154,47 @@ class Handler(BaseHTTPRequestHandler):
     def export_csv(self):
         p = self.params()
         rows, seed = int(p.get("rows", self.server.rows)), int(p.get("seed", 1))
+        version = int(p.get("version", 1))
+        since = parse_iso(p["updated_since"]) if "updated_since" in p else None
+        fail_after = int(p.get("fail_after", -1))
         self.start_chunked()
         self.chunk(csv_text([HEADER]))
-        batch = []
-        for i in range(1, rows + 1):
-            batch.append(user_row(i, seed))
+        batch, sent = [], 0
+        selected = (r for r in export_rows(rows, seed, version)
+                    if since is None or parse_iso(r[6]) > since)
+        if p.get("dup"):
+            selected = self.with_duplicate(selected)
+        for row in selected:
+            if sent == fail_after:
+                self.chunk(csv_text(batch))
+                self.wfile.flush()
+                time.sleep(0.2)  # let the client read all that was sent
+                self.reset_connection()
+                return
+            batch.append(row)
+            sent += 1
             if len(batch) == 500:
                 self.chunk(csv_text(batch))
                 batch = []
         self.chunk(csv_text(batch))
         self.end_chunked()
+
+    @staticmethod
+    def with_duplicate(rows):
+        """The rows, then the first one again with another name."""
+        first = None
+        for row in rows:
+            first = first or row
+            yield row
+        if first:
+            yield [first[0], first[1] + " (again)"] + first[2:]
+
+    def reset_connection(self):
+        # SO_LINGER with a zero timeout makes close() send a RST
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                   struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
 
     def fixture(self, name):
         full = os.path.join(FIXTURES, os.path.basename(name))
@@ -199,11 +253,7 @@ class Handler(BaseHTTPRequestHandler):
         self.chunk(csv_text([HEADER] + [user_row(i, 1) for i in range(1, rows + 1)]))
         self.wfile.flush()
         time.sleep(delay)
-        # SO_LINGER with a zero timeout makes close() send a RST
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                   struct.pack("ii", 1, 0))
-        self.connection.close()
-        self.close_connection = True
+        self.reset_connection()
 
     def redirect(self):
         self.send_response(302)

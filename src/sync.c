@@ -1,0 +1,122 @@
+/*
+ * sync.c
+ *		Small C helpers for the PL/pgSQL procedure csv_export.sync.
+ *
+ * PL/pgSQL cannot ask whether its CALL may commit, choose a log level at run
+ * time, or raise an error with an optional DETAIL and HINT and without its
+ * own call stack; these functions do that for it.
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "tcop/dest.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+#include "csv_export_fdw.h"
+
+PG_FUNCTION_INFO_V1(csv_export_transaction_control_allowed);
+PG_FUNCTION_INFO_V1(csv_export_report);
+PG_FUNCTION_INFO_V1(csv_export_raise);
+
+/*
+ * Whether the calling procedure may COMMIT: true for a CALL at top level
+ * (or from pg_cron), false inside a transaction block or a function.  The
+ * procedure's own SPI connection knows, since PL/pgSQL opens it non-atomic
+ * exactly when transaction control is allowed.
+ */
+Datum
+csv_export_transaction_control_allowed(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(SPI_inside_nonatomic_context());
+}
+
+/*
+ * Progress messages go to the client as NOTICE when someone is there to
+ * read them, and to the server log when the run is scheduled: pg_cron runs
+ * jobs in background workers, or through connections of its own.  Where in
+ * the procedure the message came from is of no interest to either.
+ */
+Datum
+csv_export_report(PG_FUNCTION_ARGS)
+{
+	char	   *message = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	bool		scheduled = (MyBackendType == B_BG_WORKER ||
+							 whereToSendOutput != DestRemote ||
+							 strcmp(application_name, "pg_cron") == 0);
+	ErrorContextCallback *saved_context = error_context_stack;
+
+	error_context_stack = NULL;
+	ereport(scheduled ? LOG : NOTICE,
+			(errmsg_internal("csv_export.sync: %s", message)));
+	error_context_stack = saved_context;
+	PG_RETURN_VOID();
+}
+
+static char *
+optional_text_arg(FunctionCallInfo fcinfo, int argno)
+{
+	return PG_ARGISNULL(argno) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+/*
+ * The lines of an error context that say where in the data it happened,
+ * without the lines that only trace the procedure's own statements.
+ */
+static char *
+data_context(const char *context)
+{
+	StringInfoData kept;
+	const char *line = context;
+
+	initStringInfo(&kept);
+	while (line && *line)
+	{
+		const char *end = strchr(line, '\n');
+		int			len = end ? (int) (end - line) : (int) strlen(line);
+
+		if (strncmp(line, "SQL statement", 13) == 0 ||
+			strncmp(line, "PL/pgSQL function", 17) == 0)
+			break;
+		appendStringInfo(&kept, "%s%.*s", kept.len ? "\n" : "", len, line);
+		line = end ? end + 1 : NULL;
+	}
+	return kept.len ? kept.data : NULL;
+}
+
+/*
+ * Raise an error made of exactly these parts: SQLSTATE, message, optional
+ * detail and hint, the data lines of an optional context, and a line naming
+ * the sync.  csv_export.sync uses it to raise a caught error again as it was
+ * first raised, and to raise its own errors, without PL/pgSQL's call stack.
+ */
+Datum
+csv_export_raise(PG_FUNCTION_ARGS)
+{
+	char	   *sqlstate = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *message = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *detail = optional_text_arg(fcinfo, 2);
+	char	   *hint = optional_text_arg(fcinfo, 3);
+	char	   *context = optional_text_arg(fcinfo, 4);
+	char	   *sync_name = optional_text_arg(fcinfo, 5);
+	int			code = ERRCODE_INTERNAL_ERROR;
+
+	if (strlen(sqlstate) == 5)
+		code = MAKE_SQLSTATE(sqlstate[0], sqlstate[1], sqlstate[2],
+							 sqlstate[3], sqlstate[4]);
+	context = context ? data_context(context) : NULL;
+
+	error_context_stack = NULL;
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg_internal("%s", message),
+			 detail ? errdetail_internal("%s", detail) : 0,
+			 hint ? errhint("%s", hint) : 0,
+			 context ? errcontext("%s", context) : 0,
+			 sync_name ? errcontext("%s", sync_name) : 0));
+	PG_RETURN_VOID();
+}
