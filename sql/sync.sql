@@ -113,7 +113,7 @@ SELECT id, name FROM users_hard WHERE id = 'usr_00001';
 CREATE FOREIGN TABLE user_broken (
   id text, name text, email text, address text, company text, job text,
   "updatedAt" timestamptz, "createdAt" timestamptz
-) SERVER sync_api OPTIONS (path '/export/csv?rows=3000&version=3&fail_after=2500');
+) SERVER sync_api OPTIONS (path '/export/csv?rows=20000&version=3&fail_after=15000');
 SELECT users_digest() AS digest_before \gset
 SELECT cursor_value AS cursor_before, runs AS runs_before FROM csv_export.sync_state
   WHERE target = 'users'::regclass \gset

@@ -10,7 +10,7 @@ Endpoints (all GET):
       &version=V              a later state of the export (see export_rows())
       &updated_since=ISO      only rows with updatedAt after that time
       &dup=1                  the first row repeated at the end, renamed
-      &fail_after=K           K rows, then the connection is reset
+      &fail_after=K           K rows, then the connection closes mid-body
   /fixtures/NAME?chunk=K      test/fixtures/NAME as is; with chunk, sent K bytes at
                               a time with a short pause, so records, multibyte
                               characters and the byte-order mark arrive split
@@ -166,10 +166,11 @@ class Handler(BaseHTTPRequestHandler):
             selected = self.with_duplicate(selected)
         for row in selected:
             if sent == fail_after:
+                # close without the last chunk: the client must see that the
+                # body is incomplete (a clean close, so it reads all that was sent)
                 self.chunk(csv_text(batch))
                 self.wfile.flush()
-                time.sleep(0.2)  # let the client read all that was sent
-                self.reset_connection()
+                self.close_connection = True
                 return
             batch.append(row)
             sent += 1
