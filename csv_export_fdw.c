@@ -14,8 +14,10 @@
 #include "access/table.h"
 #include "commands/explain.h"
 #include "foreign/fdwapi.h"
+#include "executor/executor.h"
 #include "foreign/foreign.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/planmain.h"
@@ -88,6 +90,7 @@ typedef struct CsvExportScanState
 	HttpTransfer *transfer;
 	CsvReader  *reader;
 	bool		input_done;
+	uint64		rows_returned;	/* in this pass; none yet allows a retry */
 
 	/* what an error context reports */
 	uint64		current_line;	/* 0: not at a record */
@@ -96,6 +99,7 @@ typedef struct CsvExportScanState
 
 	/* for EXPLAIN ANALYZE, over all passes */
 	uint64		bytes_of_done_passes;
+	int			requests_of_done_passes;
 	uint64		records_parsed;
 } CsvExportScanState;
 
@@ -115,6 +119,7 @@ static void csvBeginForeignScan(ForeignScanState *node, int eflags);
 static TupleTableSlot *csvIterateForeignScan(ForeignScanState *node);
 static void csvReScanForeignScan(ForeignScanState *node);
 static void csvEndForeignScan(ForeignScanState *node);
+static void start_reader(CsvExportScanState *state);
 
 void
 _PG_init(void)
@@ -281,7 +286,7 @@ csvGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	double		selectivity;
 
 	/* fail at plan time, not scan time, if the table cannot name a URL */
-	(void) csv_export_get_options(foreigntableid);
+	(void) csv_export_get_options(foreigntableid, GetUserId());
 
 	selectivity = clauselist_selectivity(root, baserel->baserestrictinfo,
 										 0, JOIN_INNER, NULL);
@@ -374,6 +379,21 @@ static void
 start_fetch(CsvExportScanState *state)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(state->fetch_cxt);
+
+	state->transfer = http_transfer_start(&state->options->http, state->url);
+	MemoryContextSwitchTo(oldcxt);
+	start_reader(state);
+}
+
+/*
+ * A new CSV reader for the body: at the start of a pass, and again when a
+ * request had to be retried after part of its body was read.  The old one
+ * is freed with the pass (fetch_cxt).
+ */
+static void
+start_reader(CsvExportScanState *state)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(state->fetch_cxt);
 	MemoryContextCallback *release = palloc0(sizeof(MemoryContextCallback));
 	CsvExportOptions *opts = state->options;
 
@@ -394,9 +414,9 @@ start_fetch(CsvExportScanState *state)
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while creating a CSV reader")));
 
-	state->transfer = http_transfer_start(state->url, state->display_url);
 	state->header_pending = opts->header;
 	state->input_done = false;
+	state->rows_returned = 0;
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -420,15 +440,22 @@ pull_input(CsvExportScanState *state)
 {
 	const char *data;
 	size_t		len;
-	CsvReaderStatus status;
+	CsvReaderStatus status = CSV_READER_OK;
 
 	state->current_line = 0;
-	if (http_transfer_read(state->transfer, &data, &len))
-		status = csv_reader_feed(state->reader, data, len);
-	else
+	switch (http_transfer_read(state->transfer, state->rows_returned == 0, &data, &len))
 	{
-		status = csv_reader_finish(state->reader);
-		state->input_done = true;
+		case HTTP_READ_DATA:
+			status = csv_reader_feed(state->reader, data, len);
+			break;
+		case HTTP_READ_END:
+			status = csv_reader_finish(state->reader);
+			state->input_done = true;
+			break;
+		case HTTP_READ_RESTARTED:
+			/* no row came of the failed request: read the new one afresh */
+			start_reader(state);
+			return;
 	}
 	if (status != CSV_READER_OK)
 		report_csv_error(state, status);
@@ -637,6 +664,19 @@ add_since_params(CsvExportScanState *state, ForeignScanState *node, ForeignScan 
 	}
 }
 
+/*
+ * The role whose user mapping applies: the view owner's when the table is
+ * read through a view, else the current user's.
+ */
+static Oid
+scan_user(ForeignScanState *node)
+{
+	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
+	RangeTblEntry *rte = exec_rt_fetch(plan->scan.scanrelid, node->ss.ps.state);
+
+	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+}
+
 static void
 csvBeginForeignScan(ForeignScanState *node, int eflags)
 {
@@ -650,7 +690,7 @@ csvBeginForeignScan(ForeignScanState *node, int eflags)
 	node->fdw_state = state;
 	state->rel = node->ss.ss_currentRelation;
 	relid = RelationGetRelid(state->rel);
-	state->options = csv_export_get_options(relid);
+	state->options = csv_export_get_options(relid, scan_user(node));
 	add_since_params(state, node, plan);
 	state->display_url = url_redact(state->url);
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
@@ -701,7 +741,10 @@ csvIterateForeignScan(ForeignScanState *node)
 
 	ExecClearTuple(slot);
 	if (next_record(state, &record))
+	{
 		store_record(state, &record, slot);
+		state->rows_returned++;
+	}
 
 	error_context_stack = errcallback.previous;
 	return slot;
@@ -712,7 +755,10 @@ static void
 end_fetch(CsvExportScanState *state)
 {
 	if (state->transfer)
+	{
 		state->bytes_of_done_passes += http_transfer_bytes_received(state->transfer);
+		state->requests_of_done_passes += http_transfer_requests(state->transfer);
+	}
 	MemoryContextReset(state->fetch_cxt);
 	state->transfer = NULL;
 	state->reader = NULL;
@@ -745,9 +791,14 @@ csvExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	if (es->analyze)
 	{
 		uint64		bytes = state->bytes_of_done_passes;
+		int			requests = state->requests_of_done_passes;
 
 		if (state->transfer)
+		{
 			bytes += http_transfer_bytes_received(state->transfer);
+			requests += http_transfer_requests(state->transfer);
+		}
+		ExplainPropertyInteger("HTTP Requests", NULL, requests, es);
 		ExplainPropertyUInteger("Bytes Received", NULL, bytes, es);
 		ExplainPropertyUInteger("Records Parsed", NULL, state->records_parsed, es);
 	}

@@ -12,7 +12,7 @@ CREATE FOREIGN TABLE cron_user (
   id text, name text, "updatedAt" timestamptz OPTIONS (since_param 'updated_since')
 ) SERVER cron_api OPTIONS (path '/export/csv?rows=50');
 CREATE FOREIGN TABLE cron_broken (id text, name text) SERVER cron_api
-  OPTIONS (path '/status/503');
+  OPTIONS (path '/status/503', retries '0');
 CREATE TABLE cron_users (id text PRIMARY KEY, name text, "updatedAt" timestamptz);
 CREATE TABLE cron_failing (id text PRIMARY KEY, name text);
 

@@ -7,7 +7,7 @@ SET timezone = 'UTC';
 \set VERBOSITY default
 
 CREATE SERVER err_api FOREIGN DATA WRAPPER csv_export_fdw
-  OPTIONS (base_url 'http://127.0.0.1:5001');
+  OPTIONS (base_url 'http://127.0.0.1:5001', retry_delay_ms '0');
 
 -- show the SQLSTATE of an error as well as its text
 CREATE FUNCTION sqlstate_of(query text) RETURNS text LANGUAGE plpgsql AS $$

@@ -51,7 +51,7 @@ CREATE FOREIGN TABLE t_col (id int OPTIONS (column_nam 'ID')) SERVER opts_api OP
 CREATE FOREIGN TABLE t_col (id int OPTIONS (column_name '')) SERVER opts_api OPTIONS (path '/x');
 CREATE FOREIGN TABLE t_col (id int OPTIONS (delimiter ',')) SERVER opts_api OPTIONS (path '/x');
 
--- user mappings take no options yet
+-- user mappings take credentials, and nothing else
 CREATE USER MAPPING FOR CURRENT_USER SERVER opts_api OPTIONS (token 'x');
 
 -- a valid table with every option

@@ -14,9 +14,36 @@
 
 #define CSV_EXPORT_FDW_VERSION "1.0"
 
+/*
+ * How to make HTTP requests: the resolved transfer options of a foreign
+ * table (table over server) and the credentials of the user mapping.
+ */
+typedef struct HttpOptions
+{
+	List	   *headers;		/* "Name: value" strings, not secret */
+	List	   *secret_headers; /* "Name: value" strings from the user mapping */
+	char	   *bearer_token;
+	char	   *username;
+	char	   *password;
+	char	   *user_mapping;	/* which mapping gave the credentials, or NULL */
+
+	int			connect_timeout_ms;
+	int			timeout_ms;		/* 0: none */
+	int			stall_timeout_s;	/* 0: none */
+	int			retries;
+	int			retry_delay_ms;
+	int			max_redirects;
+	bool		ssl_verify;
+	char	   *ca_file;
+	char	   *proxy;
+	char	   *user_agent;
+	int64		max_bytes;		/* 0: no limit */
+} HttpOptions;
+
 /* Everything a scan needs to know about a foreign table, options resolved. */
 typedef struct CsvExportOptions
 {
+	HttpOptions http;
 	char	   *url;			/* absolute URL of the export, may hold secrets */
 	char		delimiter;
 	char		quote;
@@ -27,7 +54,7 @@ typedef struct CsvExportOptions
 
 /* in option.c */
 extern void csv_export_validate_options(List *options, Oid catalog);
-extern CsvExportOptions *csv_export_get_options(Oid foreigntableid);
+extern CsvExportOptions *csv_export_get_options(Oid foreigntableid, Oid userid);
 extern char *csv_export_column_header_name(Oid foreigntableid, Form_pg_attribute attr);
 extern char *csv_export_column_since_param(Oid foreigntableid, AttrNumber attnum);
 
@@ -36,14 +63,25 @@ extern const char *url_check_http(const char *url);
 extern char *url_join(const char *base_url, const char *path);
 extern char *url_redact(const char *url);
 extern char *url_add_query_param(const char *url, const char *name, const char *value);
+extern char *url_origin(const char *url);
+extern char *url_host_port(const char *url, int *port);
 
 /* in http.c */
 typedef struct HttpTransfer HttpTransfer;
 
+typedef enum HttpReadResult
+{
+	HTTP_READ_DATA,				/* bytes were returned */
+	HTTP_READ_END,				/* the body is complete */
+	HTTP_READ_RESTARTED			/* the request was retried: forget what was read */
+} HttpReadResult;
+
 extern void http_global_init(void);
-extern HttpTransfer *http_transfer_start(const char *url, const char *display_url);
-extern bool http_transfer_read(HttpTransfer *transfer, const char **data, size_t *len);
+extern HttpTransfer *http_transfer_start(const HttpOptions *options, const char *url);
+extern HttpReadResult http_transfer_read(HttpTransfer *transfer, bool restart_allowed,
+										 const char **data, size_t *len);
 extern uint64 http_transfer_bytes_received(const HttpTransfer *transfer);
+extern int	http_transfer_requests(const HttpTransfer *transfer);
 
 /* in convert.c */
 typedef struct ValueConverter ValueConverter;

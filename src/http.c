@@ -7,6 +7,12 @@
  * arrived to the caller, and wait for the socket in short slices in between,
  * checking for interrupts.  This module knows nothing about CSV.
  *
+ * On top of one request it adds what real export APIs need: retries with
+ * backoff (honouring Retry-After), redirects followed by us rather than by
+ * libcurl, so that each hop is checked against the allowed schemes and
+ * hosts and credentials never follow to another origin, and limits on time
+ * and size.
+ *
  * Rules for living with libcurl here:
  * - Curl callbacks never ereport (a longjmp through libcurl corrupts it);
  *   they only copy bytes and set flags.  Errors are raised afterwards.
@@ -20,10 +26,15 @@
 #include <ctype.h>
 #include <curl/curl.h>
 
+#include "common/pg_prng.h"
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "csv_export_fdw.h"
 
@@ -35,16 +46,24 @@
 #define WAIT_SLICE_MS			250
 /* How much of an error response we show. */
 #define ERROR_BODY_PREFIX		512
+/* Longest wait between retries, whatever Retry-After says. */
+#define MAX_RETRY_WAIT_MS		(10 * 60 * 1000)
 
-#define DEFAULT_CONNECT_TIMEOUT_MS	10000
-#define DEFAULT_STALL_TIMEOUT_S		60
-#define DEFAULT_MAX_REDIRECTS		5
+/* csv_export_fdw.allowed_hosts */
+static char *allowed_hosts = NULL;
+
+static char *trim_whitespace(char *text);
 
 struct HttpTransfer
 {
+	const HttpOptions *options;
+	char	   *url;			/* current: after redirects */
+	char	   *display_url;	/* the same, redacted, for messages */
+	char	   *first_origin;	/* credentials go to this origin only */
+
 	CURLM	   *multi;
 	CURL	   *easy;
-	char	   *display_url;	/* redacted, for messages */
+	struct curl_slist *header_list;
 
 	/* body bytes received and not yet handed out; malloc'd */
 	char	   *body;
@@ -53,11 +72,20 @@ struct HttpTransfer
 	bool		paused;
 	bool		out_of_memory;
 
+	/* the current request */
+	bool		headers_complete;	/* of a final (non-1xx) response */
 	bool		status_checked;
 	bool		finished;
 	CURLcode	result;
+	bool		delivered;		/* some of its body went to the caller */
 	uint64		bytes_received;
 	char		error_text[CURL_ERROR_SIZE];
+
+	/* over all requests */
+	int			retries_done;
+	int			redirects_done;
+	int			requests;
+	uint64		total_bytes;
 
 	MemoryContextCallback release_callback;
 };
@@ -69,6 +97,161 @@ http_global_init(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("could not initialize libcurl")));
+
+	DefineCustomStringVariable("csv_export_fdw.allowed_hosts",
+							   "Hosts that csv_export_fdw may fetch from.",
+							   "A comma-separated list of host names or host:port, "
+							   "where *.example.com stands for any subdomain. "
+							   "Empty means any host.",
+							   &allowed_hosts,
+							   "",
+							   PGC_SUSET,
+							   GUC_LIST_INPUT,
+							   NULL, NULL, NULL);
+	MarkGUCPrefixReserved("csv_export_fdw");
+}
+
+/*
+ * Host allow-list
+ */
+
+/*
+ * Whether host (lower-case, as libcurl gives it: "[::1]" for IPv6) and port
+ * match one allowed_hosts entry: "host", "host:port", "[v6]" or "[v6]:port",
+ * where a host "*.example.com" matches any subdomain of example.com.
+ */
+static bool
+host_matches(const char *entry, const char *host, int port)
+{
+	const char *host_end = entry[0] == '[' ? strchr(entry, ']') : strchr(entry, ':');
+	size_t		entry_host_len;
+
+	if (entry[0] == '[' && host_end)
+		host_end++;				/* keep the bracket, as libcurl does */
+	if (host_end == NULL)
+		host_end = entry + strlen(entry);
+	else if (*host_end == ':' && atoi(host_end + 1) != port)
+		return false;
+	entry_host_len = host_end - entry;
+
+	if (entry_host_len > 2 && entry[0] == '*' && entry[1] == '.')
+	{
+		size_t		suffix_len = entry_host_len - 1;	/* ".example.com" */
+		size_t		host_len = strlen(host);
+
+		return host_len > suffix_len &&
+			pg_strncasecmp(host + host_len - suffix_len, entry + 1, suffix_len) == 0;
+	}
+	return strlen(host) == entry_host_len &&
+		pg_strncasecmp(host, entry, entry_host_len) == 0;
+}
+
+/* ERROR unless csv_export_fdw.allowed_hosts lets us fetch url. */
+static void
+check_host_allowed(const char *url, const char *display_url)
+{
+	const char *entry;
+	int			port;
+	char	   *host;
+
+	if (allowed_hosts == NULL || allowed_hosts[0] == '\0')
+		return;
+	host = url_host_port(url, &port);
+	for (entry = allowed_hosts; host && *entry;)
+	{
+		size_t		len = strcspn(entry, ",");
+		char	   *trimmed = trim_whitespace(pnstrdup(entry, len));
+
+		if (trimmed[0] && host_matches(trimmed, host, port))
+			return;
+		entry += len;
+		if (*entry == ',')
+			entry++;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("host \"%s\" is not allowed", host ? host : "(none)"),
+			 errdetail("The URL is \"%s\".", display_url),
+			 errhint("The setting csv_export_fdw.allowed_hosts lists the hosts csv_export_fdw may fetch from.")));
+}
+
+/*
+ * Secrets in messages
+ */
+
+static char *
+trim_whitespace(char *text)
+{
+	char	   *end = text + strlen(text);
+
+	while (isspace((unsigned char) *text))
+		text++;
+	while (end > text && isspace((unsigned char) end[-1]))
+		*--end = '\0';
+	return text;
+}
+
+/* text with every occurrence of secret replaced by "redacted" */
+static char *
+replace_secret(const char *text, const char *secret)
+{
+	StringInfoData out;
+	const char *found;
+	size_t		secret_len = strlen(secret);
+
+	initStringInfo(&out);
+	while ((found = strstr(text, secret)) != NULL)
+	{
+		appendBinaryStringInfo(&out, text, found - text);
+		appendStringInfoString(&out, "redacted");
+		text = found + secret_len;
+	}
+	appendStringInfoString(&out, text);
+	return out.data;
+}
+
+/*
+ * text with the secrets of options replaced, for messages that quote what a
+ * server said: an API may echo a token back in an error page.
+ */
+static char *
+scrub_secrets(const HttpOptions *options, const char *text)
+{
+	char	   *result = pstrdup(text);
+	const char *secrets[3] = {options->bearer_token, options->password, NULL};
+	ListCell   *lc;
+	int			i;
+
+	for (i = 0; i < 2; i++)
+		if (secrets[i] && strlen(secrets[i]) >= 4)
+			result = replace_secret(result, secrets[i]);
+	foreach(lc, options->secret_headers)
+	{
+		const char *value = strchr((const char *) lfirst(lc), ':');
+
+		while (value && (*value == ':' || *value == ' '))
+			value++;
+		if (value && strlen(value) >= 4)
+			result = replace_secret(result, value);
+	}
+	return result;
+}
+
+/*
+ * The request
+ */
+
+static void
+release_request(HttpTransfer *transfer)
+{
+	if (transfer->multi && transfer->easy)
+		curl_multi_remove_handle(transfer->multi, transfer->easy);
+	if (transfer->easy)
+		curl_easy_cleanup(transfer->easy);
+	if (transfer->header_list)
+		curl_slist_free_all(transfer->header_list);
+	transfer->easy = NULL;
+	transfer->header_list = NULL;
 }
 
 static void
@@ -76,14 +259,10 @@ release_transfer(void *arg)
 {
 	HttpTransfer *transfer = arg;
 
-	if (transfer->multi && transfer->easy)
-		curl_multi_remove_handle(transfer->multi, transfer->easy);
-	if (transfer->easy)
-		curl_easy_cleanup(transfer->easy);
+	release_request(transfer);
 	if (transfer->multi)
 		curl_multi_cleanup(transfer->multi);
 	free(transfer->body);
-	transfer->easy = NULL;
 	transfer->multi = NULL;
 	transfer->body = NULL;
 }
@@ -117,34 +296,146 @@ receive_body(char *data, size_t size, size_t nmemb, void *arg)
 	memcpy(transfer->body + transfer->body_len, data, len);
 	transfer->body_len += len;
 	transfer->bytes_received += len;
+	transfer->total_bytes += len;
 	return len;
 }
 
-static void
-configure_handle(HttpTransfer *transfer, const char *url)
+/*
+ * Curl header callback: notes when the headers of the final response are
+ * complete, which is when its status decides what happens next (follow a
+ * redirect, retry, fail, or read the body).
+ */
+static size_t
+receive_header(char *data, size_t size, size_t nmemb, void *arg)
 {
+	HttpTransfer *transfer = arg;
+	size_t		len = size * nmemb;
+	long		status = 0;
+
+	if (len <= 2 && (data[0] == '\r' || data[0] == '\n'))
+	{
+		curl_easy_getinfo(transfer->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200)
+			transfer->headers_complete = true;
+	}
+	return len;
+}
+
+static bool
+add_header(HttpTransfer *transfer, const char *header)
+{
+	struct curl_slist *list = curl_slist_append(transfer->header_list, header);
+
+	if (list == NULL)
+		return false;
+	transfer->header_list = list;
+	return true;
+}
+
+/* Credentials, only for the origin of the first URL. */
+static bool
+set_credentials(HttpTransfer *transfer)
+{
+	const HttpOptions *options = transfer->options;
+	CURL	   *easy = transfer->easy;
+	char	   *origin = url_origin(transfer->url);
+	bool		ok = true;
+	ListCell   *lc;
+
+	if (origin == NULL || strcmp(origin, transfer->first_origin) != 0)
+		return true;
+	foreach(lc, options->secret_headers)
+		ok &= add_header(transfer, lfirst(lc));
+	if (options->bearer_token)
+	{
+		ok &= curl_easy_setopt(easy, CURLOPT_HTTPAUTH, CURLAUTH_BEARER) == CURLE_OK;
+		ok &= curl_easy_setopt(easy, CURLOPT_XOAUTH2_BEARER, options->bearer_token) == CURLE_OK;
+	}
+	else if (options->username)
+	{
+		ok &= curl_easy_setopt(easy, CURLOPT_HTTPAUTH, CURLAUTH_BASIC) == CURLE_OK;
+		ok &= curl_easy_setopt(easy, CURLOPT_USERNAME, options->username) == CURLE_OK;
+		ok &= curl_easy_setopt(easy, CURLOPT_PASSWORD,
+							   options->password ? options->password : "") == CURLE_OK;
+	}
+	return ok;
+}
+
+static bool
+set_transfer_options(HttpTransfer *transfer)
+{
+	const HttpOptions *options = transfer->options;
 	CURL	   *easy = transfer->easy;
 	bool		ok = true;
+	ListCell   *lc;
 
 	/* curl's SIGALRM-based DNS timeout would fight statement_timeout */
 	ok &= curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
-	ok &= curl_easy_setopt(easy, CURLOPT_URL, url) == CURLE_OK;
+	ok &= curl_easy_setopt(easy, CURLOPT_URL, transfer->url) == CURLE_OK;
 	ok &= curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
-	ok &= curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") == CURLE_OK;
-	ok &= curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L) == CURLE_OK;
-	ok &= curl_easy_setopt(easy, CURLOPT_MAXREDIRS, (long) DEFAULT_MAX_REDIRECTS) == CURLE_OK;
-	ok &= curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) DEFAULT_CONNECT_TIMEOUT_MS) == CURLE_OK;
-	ok &= curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L) == CURLE_OK;
-	ok &= curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, (long) DEFAULT_STALL_TIMEOUT_S) == CURLE_OK;
+	/* we follow redirects ourselves, see follow_redirect() */
+	ok &= curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
+	ok &= curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "") == CURLE_OK;
+	ok &= curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) options->connect_timeout_ms) == CURLE_OK;
+	ok &= curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) options->timeout_ms) == CURLE_OK;
+	if (options->stall_timeout_s > 0)
+	{
+		ok &= curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L) == CURLE_OK;
+		ok &= curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, (long) options->stall_timeout_s) == CURLE_OK;
+	}
+	ok &= curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, options->ssl_verify ? 1L : 0L) == CURLE_OK;
+	ok &= curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, options->ssl_verify ? 2L : 0L) == CURLE_OK;
+	if (options->ca_file)
+		ok &= curl_easy_setopt(easy, CURLOPT_CAINFO, options->ca_file) == CURLE_OK;
+	if (options->proxy)
+		ok &= curl_easy_setopt(easy, CURLOPT_PROXY, options->proxy) == CURLE_OK;
+	ok &= curl_easy_setopt(easy, CURLOPT_USERAGENT, options->user_agent) == CURLE_OK;
 	ok &= curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, (long) CURL_READ_SIZE) == CURLE_OK;
-	ok &= curl_easy_setopt(easy, CURLOPT_USERAGENT, "csv_export_fdw/" CSV_EXPORT_FDW_VERSION) == CURLE_OK;
 	ok &= curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, receive_body) == CURLE_OK;
 	ok &= curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer) == CURLE_OK;
+	ok &= curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, receive_header) == CURLE_OK;
+	ok &= curl_easy_setopt(easy, CURLOPT_HEADERDATA, transfer) == CURLE_OK;
 	ok &= curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->error_text) == CURLE_OK;
-	if (!ok)
+
+	foreach(lc, options->headers)
+		ok &= add_header(transfer, lfirst(lc));
+	ok &= set_credentials(transfer);
+	ok &= curl_easy_setopt(easy, CURLOPT_HTTPHEADER, transfer->header_list) == CURLE_OK;
+	return ok;
+}
+
+/* Send a request for transfer->url, replacing any earlier one. */
+static void
+begin_request(HttpTransfer *transfer)
+{
+	release_request(transfer);
+	check_host_allowed(transfer->url, transfer->display_url);
+
+	transfer->body_len = 0;
+	transfer->paused = false;
+	transfer->headers_complete = false;
+	transfer->status_checked = false;
+	transfer->finished = false;
+	transfer->result = CURLE_OK;
+	transfer->delivered = false;
+	transfer->bytes_received = 0;
+	transfer->error_text[0] = '\0';
+	transfer->requests++;
+
+	transfer->easy = curl_easy_init();
+	if (transfer->easy == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while starting an HTTP request")));
+	if (!set_transfer_options(transfer))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("could not configure the HTTP request for \"%s\"",
+						transfer->display_url)));
+	if (curl_multi_add_handle(transfer->multi, transfer->easy) != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("could not start the HTTP request for \"%s\"",
 						transfer->display_url)));
 }
 
@@ -153,32 +444,38 @@ configure_handle(HttpTransfer *transfer, const char *url)
  * resetting or deleting that context aborts it and frees everything.
  */
 HttpTransfer *
-http_transfer_start(const char *url, const char *display_url)
+http_transfer_start(const HttpOptions *options, const char *url)
 {
 	HttpTransfer *transfer = palloc0(sizeof(HttpTransfer));
 
-	transfer->display_url = pstrdup(display_url);
+	transfer->options = options;
+	transfer->url = pstrdup(url);
+	transfer->display_url = url_redact(url);
+	transfer->first_origin = url_origin(url);
+	if (transfer->first_origin == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid URL \"%s\"", transfer->display_url)));
+
 	transfer->release_callback.func = release_transfer;
 	transfer->release_callback.arg = transfer;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext,
 									   &transfer->release_callback);
-
 	transfer->body = malloc(BODY_BUFFER_SIZE);
 	transfer->multi = curl_multi_init();
-	transfer->easy = curl_easy_init();
-	if (transfer->body == NULL || transfer->multi == NULL || transfer->easy == NULL)
+	if (transfer->body == NULL || transfer->multi == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while starting an HTTP transfer")));
 	transfer->body_cap = BODY_BUFFER_SIZE;
 
-	configure_handle(transfer, url);
-	if (curl_multi_add_handle(transfer->multi, transfer->easy) != CURLM_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("could not start the HTTP request for \"%s\"", display_url)));
+	begin_request(transfer);
 	return transfer;
 }
+
+/*
+ * Responses
+ */
 
 static long
 response_status(HttpTransfer *transfer)
@@ -204,7 +501,7 @@ error_body_prefix(HttpTransfer *transfer)
 			text[i] = ' ';
 	while (len > 0 && isspace((unsigned char) text[len - 1]))
 		text[--len] = '\0';
-	return text;
+	return scrub_secrets(transfer->options, text);
 }
 
 static void
@@ -212,6 +509,20 @@ report_http_status(HttpTransfer *transfer, long status)
 {
 	char	   *body = error_body_prefix(transfer);
 
+	if (status == 401 || status == 403)
+	{
+		const char *mapping = transfer->options->user_mapping;
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("authentication failed for \"%s\" (HTTP status %ld)",
+						transfer->display_url, status),
+				 errdetail("%s%s%s",
+						   mapping ? psprintf("Credentials came from %s.", mapping)
+						   : "No user mapping with credentials applies, so none were sent.",
+						   body[0] ? " The response began: " : "", body),
+				 errhint("Check the credentials in the user mapping (bearer_token, username and password, or headers).")));
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_ERROR),
 			 errmsg("HTTP request for \"%s\" failed with status %ld",
@@ -222,13 +533,13 @@ report_http_status(HttpTransfer *transfer, long status)
 static void
 report_transfer_failure(HttpTransfer *transfer)
 {
-	const char *reason = transfer->error_text[0] ? transfer->error_text
-		: curl_easy_strerror(transfer->result);
+	char	   *reason;
 
 	if (transfer->out_of_memory)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while receiving \"%s\"", transfer->display_url)));
+
 	/*
 	 * curl's own text for a failed connection carries a varying time ("after
 	 * 3 ms"); its error code's text says the same, steadily.
@@ -238,12 +549,175 @@ report_transfer_failure(HttpTransfer *transfer)
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("could not fetch \"%s\"", transfer->display_url),
 				 errdetail("%s.", curl_easy_strerror(transfer->result))));
+
+	/* as above, curl's texts for timeouts carry varying numbers */
+	if (transfer->result == CURLE_OPERATION_TIMEDOUT)
+		reason = strncmp(transfer->error_text, "Operation too slow", 18) == 0
+			? psprintf("No data arrived for %d seconds (stall_timeout_s).",
+					   transfer->options->stall_timeout_s)
+			: psprintf("The request took longer than %d ms (timeout_ms).",
+					   transfer->options->timeout_ms);
+	else
+		reason = scrub_secrets(transfer->options,
+							   transfer->error_text[0] ? transfer->error_text
+							   : curl_easy_strerror(transfer->result));
 	ereport(ERROR,
 			(errcode(ERRCODE_CONNECTION_FAILURE),
 			 errmsg("transfer of \"%s\" failed after %llu bytes",
 					transfer->display_url,
 					(unsigned long long) transfer->bytes_received),
 			 errdetail("%s", reason)));
+}
+
+static bool
+is_retryable_status(long status)
+{
+	return status == 429 || status == 500 || status == 502 ||
+		status == 503 || status == 504;
+}
+
+static bool
+is_retryable_failure(CURLcode result)
+{
+	switch (result)
+	{
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_CONNECT:
+		case CURLE_OPERATION_TIMEDOUT:
+		case CURLE_GOT_NOTHING:
+		case CURLE_SEND_ERROR:
+		case CURLE_RECV_ERROR:
+		case CURLE_PARTIAL_FILE:
+		case CURLE_SSL_CONNECT_ERROR:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * How long to wait before retry number n (1-based): Retry-After if the
+ * server gave one on a 429 or 503, else exponential backoff from
+ * retry_delay_ms with "full jitter" between half and all of it, so that
+ * many clients do not come back in step.
+ */
+static long
+retry_wait_ms(HttpTransfer *transfer, long status, int n)
+{
+	curl_off_t	retry_after = 0;
+	double		backoff;
+
+	if ((status == 429 || status == 503) &&
+		curl_easy_getinfo(transfer->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
+		retry_after > 0)
+		return Min((long) retry_after * 1000, MAX_RETRY_WAIT_MS);
+
+	backoff = (double) transfer->options->retry_delay_ms * (double) (1L << Min(n - 1, 20));
+	backoff *= 0.5 + 0.5 * pg_prng_double(&pg_global_prng_state);
+	return (long) Min(backoff, (double) MAX_RETRY_WAIT_MS);
+}
+
+static void
+interruptible_sleep(long ms)
+{
+	TimestampTz end = GetCurrentTimestamp() + ms * 1000;
+
+	for (;;)
+	{
+		long		left = (end - GetCurrentTimestamp()) / 1000;
+
+		CHECK_FOR_INTERRUPTS();
+		if (left <= 0)
+			return;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 left, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
+ * If the request may be tried again, log why, wait, and send it again;
+ * return false if it may not.
+ */
+static bool
+retry_request(HttpTransfer *transfer, bool restart_allowed, long status)
+{
+	long		wait_ms;
+	char	   *reason;
+
+	if (transfer->retries_done >= transfer->options->retries ||
+		(transfer->delivered && !restart_allowed))
+		return false;
+	if (status != 0 ? !is_retryable_status(status)
+		: !is_retryable_failure(transfer->result))
+		return false;
+
+	transfer->retries_done++;
+	wait_ms = retry_wait_ms(transfer, status, transfer->retries_done);
+	reason = status != 0 ? psprintf("HTTP status %ld", status)
+		: scrub_secrets(transfer->options, curl_easy_strerror(transfer->result));
+	ereport(LOG,
+			(errmsg("csv_export_fdw: retrying \"%s\" in %ld ms (retry %d of %d): %s",
+					transfer->display_url, wait_ms, transfer->retries_done,
+					transfer->options->retries, reason)));
+	release_request(transfer);
+	interruptible_sleep(wait_ms);
+	begin_request(transfer);
+	return true;
+}
+
+/*
+ * Follow a redirect response, if it is one: each hop must be http or https
+ * and an allowed host, there are at most max_redirects of them, and
+ * credentials are only sent to the first URL's origin.
+ */
+static bool
+follow_redirect(HttpTransfer *transfer, long status)
+{
+	char	   *location = NULL;
+	char	   *target;
+	char	   *display_target;
+	const char *problem;
+
+	if (status != 301 && status != 302 && status != 303 &&
+		status != 307 && status != 308)
+		return false;
+	if (curl_easy_getinfo(transfer->easy, CURLINFO_REDIRECT_URL, &location) != CURLE_OK ||
+		location == NULL)
+		return false;
+
+	target = pstrdup(location);
+	display_target = url_redact(target);
+	if ((problem = url_check_http(target)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("redirect from \"%s\" to \"%s\" refused",
+						transfer->display_url, display_target),
+				 errdetail("%s", problem)));
+	if (transfer->redirects_done >= transfer->options->max_redirects)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("too many redirects fetching \"%s\"", transfer->display_url),
+				 errdetail("The limit is %d (option max_redirects).",
+						   transfer->options->max_redirects)));
+
+	transfer->redirects_done++;
+	transfer->url = target;
+	transfer->display_url = display_target;
+	begin_request(transfer);
+	return true;
+}
+
+static void
+check_size_limit(HttpTransfer *transfer)
+{
+	int64		limit = transfer->options->max_bytes;
+
+	if (limit > 0 && transfer->bytes_received > (uint64) limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("response from \"%s\" exceeds max_bytes (%lld bytes)",
+						transfer->display_url, (long long) limit)));
 }
 
 static void
@@ -283,16 +757,62 @@ wait_for_socket(HttpTransfer *transfer)
 						transfer->display_url, curl_multi_strerror(rc))));
 }
 
+static void
+perform(HttpTransfer *transfer)
+{
+	int			running;
+	CURLMcode	rc;
+
+	CHECK_FOR_INTERRUPTS();
+	rc = curl_multi_perform(transfer->multi, &running);
+	if (rc != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("HTTP transfer of \"%s\" failed: %s",
+						transfer->display_url, curl_multi_strerror(rc))));
+	collect_finished(transfer);
+}
+
 /*
- * Advance the transfer until body bytes are available or it ends.  Returns
- * false at the end of a successful transfer; raises an ERROR for a failed
- * one (network error, truncated body, HTTP error status).
+ * Decide what a final response's status means, once its headers are in.
+ * Returns true if a new request was sent (redirect or retry).
+ */
+static bool
+handle_status(HttpTransfer *transfer, bool restart_allowed)
+{
+	long		status = response_status(transfer);
+
+	if (status >= 200 && status <= 299)
+	{
+		transfer->status_checked = true;
+		return false;
+	}
+	if (follow_redirect(transfer, status) ||
+		retry_request(transfer, restart_allowed, status))
+		return true;
+	/* wait for some of the error body, to show it */
+	if (transfer->finished || transfer->paused ||
+		transfer->body_len >= ERROR_BODY_PREFIX)
+		report_http_status(transfer, status);
+	return false;
+}
+
+/*
+ * Advance the transfer until body bytes are available or it ends.  Retries
+ * and redirects happen in here.  A request whose body was partly handed out
+ * is only retried if the caller says that is fine (restart_allowed, i.e. no
+ * row came of it yet); the caller then gets HTTP_READ_RESTARTED and must
+ * forget those bytes.  A failure that is not retried is an ERROR (network
+ * error, truncated body, HTTP error status, limits).
  *
  * The bytes returned stay valid until the next call.
  */
-bool
-http_transfer_read(HttpTransfer *transfer, const char **data, size_t *len)
+HttpReadResult
+http_transfer_read(HttpTransfer *transfer, bool restart_allowed,
+				   const char **data, size_t *len)
 {
+	bool		delivered_before = transfer->delivered;
+
 	transfer->body_len = 0;
 	if (transfer->paused)
 	{
@@ -302,42 +822,40 @@ http_transfer_read(HttpTransfer *transfer, const char **data, size_t *len)
 
 	for (;;)
 	{
-		int			running;
-		CURLMcode	rc;
+		perform(transfer);
 
-		CHECK_FOR_INTERRUPTS();
-		rc = curl_multi_perform(transfer->multi, &running);
-		if (rc != CURLM_OK)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("HTTP transfer of \"%s\" failed: %s",
-							transfer->display_url, curl_multi_strerror(rc))));
-		collect_finished(transfer);
-
-		if (transfer->finished && transfer->result != CURLE_OK)
-			report_transfer_failure(transfer);
-
-		if (!transfer->status_checked && (transfer->body_len > 0 || transfer->finished))
+		if (transfer->finished && transfer->result != CURLE_OK &&
+			!transfer->headers_complete)
 		{
-			long		status = response_status(transfer);
-
-			/* wait for some of an error body, to show it */
-			if ((status < 200 || status > 299) &&
-				(transfer->finished || transfer->paused ||
-				 transfer->body_len >= ERROR_BODY_PREFIX))
-				report_http_status(transfer, status);
-			if (status >= 200 && status <= 299)
-				transfer->status_checked = true;
+			if (!retry_request(transfer, restart_allowed, 0))
+				report_transfer_failure(transfer);
+			continue;
 		}
+		if (transfer->headers_complete && !transfer->status_checked &&
+			handle_status(transfer, restart_allowed))
+			continue;
 
-		if (transfer->status_checked && transfer->body_len > 0)
+		if (transfer->status_checked)
 		{
-			*data = transfer->body;
-			*len = transfer->body_len;
-			return true;
+			check_size_limit(transfer);
+			if (transfer->finished && transfer->result != CURLE_OK)
+			{
+				if (!retry_request(transfer, restart_allowed, 0))
+					report_transfer_failure(transfer);
+				if (delivered_before)
+					return HTTP_READ_RESTARTED;
+				continue;
+			}
+			if (transfer->body_len > 0)
+			{
+				*data = transfer->body;
+				*len = transfer->body_len;
+				transfer->delivered = true;
+				return HTTP_READ_DATA;
+			}
+			if (transfer->finished)
+				return HTTP_READ_END;
 		}
-		if (transfer->finished)
-			return false;
 		wait_for_socket(transfer);
 	}
 }
@@ -345,5 +863,11 @@ http_transfer_read(HttpTransfer *transfer, const char **data, size_t *len)
 uint64
 http_transfer_bytes_received(const HttpTransfer *transfer)
 {
-	return transfer->bytes_received;
+	return transfer->total_bytes;
+}
+
+int
+http_transfer_requests(const HttpTransfer *transfer)
+{
+	return transfer->requests;
 }

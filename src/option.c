@@ -17,7 +17,10 @@
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "utils/varlena.h"
 
 #include "csv_export_fdw.h"
@@ -33,6 +36,38 @@ static const CsvExportOption valid_options[] = {
 	{"base_url", ForeignServerRelationId},
 	{"url", ForeignTableRelationId},
 	{"path", ForeignTableRelationId},
+
+	/* how to fetch it: on the server, or per table */
+	{"headers", ForeignServerRelationId},
+	{"headers", ForeignTableRelationId},
+	{"connect_timeout_ms", ForeignServerRelationId},
+	{"connect_timeout_ms", ForeignTableRelationId},
+	{"timeout_ms", ForeignServerRelationId},
+	{"timeout_ms", ForeignTableRelationId},
+	{"stall_timeout_s", ForeignServerRelationId},
+	{"stall_timeout_s", ForeignTableRelationId},
+	{"retries", ForeignServerRelationId},
+	{"retries", ForeignTableRelationId},
+	{"retry_delay_ms", ForeignServerRelationId},
+	{"retry_delay_ms", ForeignTableRelationId},
+	{"max_redirects", ForeignServerRelationId},
+	{"max_redirects", ForeignTableRelationId},
+	{"max_bytes", ForeignServerRelationId},
+	{"max_bytes", ForeignTableRelationId},
+	{"user_agent", ForeignServerRelationId},
+	{"user_agent", ForeignTableRelationId},
+	{"ssl_verify", ForeignServerRelationId},
+	{"ssl_verify", ForeignTableRelationId},
+	{"ca_file", ForeignServerRelationId},
+	{"ca_file", ForeignTableRelationId},
+	{"proxy", ForeignServerRelationId},
+	{"proxy", ForeignTableRelationId},
+
+	/* credentials: only in user mappings */
+	{"bearer_token", UserMappingRelationId},
+	{"username", UserMappingRelationId},
+	{"password", UserMappingRelationId},
+	{"headers", UserMappingRelationId},
 
 	/* CSV format */
 	{"delimiter", ForeignTableRelationId},
@@ -137,13 +172,154 @@ check_single_byte(const char *name, const char *value)
 				 errmsg("%s cannot be newline or carriage return", name)));
 }
 
+/* Integer options: name, smallest and largest value. */
+typedef struct IntegerOption
+{
+	const char *name;
+	int64		min;
+	int64		max;
+} IntegerOption;
+
+static const IntegerOption integer_options[] = {
+	{"connect_timeout_ms", 1, INT_MAX},
+	{"timeout_ms", 0, INT_MAX},
+	{"stall_timeout_s", 0, INT_MAX / 1000},
+	{"retries", 0, 100},
+	{"retry_delay_ms", 0, 10 * 60 * 1000},
+	{"max_redirects", 0, 50},
+	{"max_bytes", 0, PG_INT64_MAX},
+	{NULL, 0, 0}
+};
+
+static const IntegerOption *
+find_integer_option(const char *name)
+{
+	const IntegerOption *opt;
+
+	for (opt = integer_options; opt->name; opt++)
+		if (strcmp(opt->name, name) == 0)
+			return opt;
+	return NULL;
+}
+
+static int64
+parse_integer_option(const IntegerOption *opt, const char *value)
+{
+	char	   *end;
+	long long	parsed;
+
+	errno = 0;
+	parsed = strtoll(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' ||
+		parsed < opt->min || parsed > opt->max)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", opt->name, value),
+				 errdetail("It must be a whole number from " INT64_FORMAT " to " INT64_FORMAT ".",
+						   opt->min, opt->max)));
+	return (int64) parsed;
+}
+
+static void
+check_no_newlines(const char *name, const char *value)
+{
+	if (strpbrk(value, "\r\n") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("option \"%s\" cannot contain line breaks", name)));
+}
+
+/*
+ * "Name: value" lines, one header each.  A bad line is named by its number
+ * only: in a user mapping it may well hold a secret.
+ */
+static void
+check_headers(const char *value)
+{
+	const char *line = value;
+	int			lineno = 1;
+
+	for (; *line; lineno++)
+	{
+		size_t		len = strcspn(line, "\n");
+		size_t		name_len = strspn(line, "!#$%&'*+-.^_`|~0123456789"
+									  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
+		if (len > 0 && (name_len == 0 || name_len >= len || line[name_len] != ':' ||
+						memchr(line, '\r', len) != NULL))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid header in line %d of option \"headers\"", lineno),
+					 errhint("Give one header per line, as \"Name: value\".")));
+		line += len;
+		if (*line == '\n')
+			line++;
+	}
+}
+
+/*
+ * Options that let a table reach past the usual checks: turning off TLS
+ * verification, trusting another CA file on the server's disk, or sending
+ * requests through a proxy (which the host allow-list cannot see past).
+ */
+static void
+check_superuser_option(DefElem *def)
+{
+	const char *name = def->defname;
+
+	if (strcmp(name, "ssl_verify") == 0 && defGetBoolean(def))
+		return;
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only superusers can set option \"%s\"%s", name,
+						strcmp(name, "ssl_verify") == 0 ? " to false" : "")));
+}
+
+static void
+check_proxy(const char *value)
+{
+	static const char *const schemes[] = {"http://", "https://", "socks4://", "socks4a://",
+	"socks5://", "socks5h://", NULL};
+	int			i;
+
+	for (i = 0; schemes[i]; i++)
+		if (pg_strncasecmp(value, schemes[i], strlen(schemes[i])) == 0)
+			return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("invalid value for option \"proxy\""),
+			 errdetail("A proxy URL starts with http://, https://, socks4://, socks4a://, socks5:// or socks5h://.")));
+}
+
 static void
 check_option_value(DefElem *def)
 {
 	const char *name = def->defname;
 	const char *value = defGetString(def);
+	const IntegerOption *integer_option = find_integer_option(name);
 
-	if (strcmp(name, "base_url") == 0 || strcmp(name, "url") == 0)
+	if (integer_option)
+		(void) parse_integer_option(integer_option, value);
+	else if (strcmp(name, "ssl_verify") == 0 || strcmp(name, "ca_file") == 0 ||
+			 strcmp(name, "proxy") == 0)
+	{
+		if (strcmp(name, "ssl_verify") == 0)
+			(void) defGetBoolean(def);
+		check_superuser_option(def);
+		if (strcmp(name, "proxy") == 0)
+			check_proxy(value);
+		if (strcmp(name, "ca_file") == 0 && !is_absolute_path(value))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("option \"ca_file\" must be an absolute path")));
+	}
+	else if (strcmp(name, "headers") == 0)
+		check_headers(value);
+	else if (strcmp(name, "bearer_token") == 0 || strcmp(name, "username") == 0 ||
+			 strcmp(name, "password") == 0 || strcmp(name, "user_agent") == 0)
+		check_no_newlines(name, value);
+	else if (strcmp(name, "base_url") == 0 || strcmp(name, "url") == 0)
 		check_url(name, value);
 	else if (strcmp(name, "delimiter") == 0 || strcmp(name, "quote") == 0)
 		check_single_byte(name, value);
@@ -206,6 +382,20 @@ check_table_options(List *options)
 				 errmsg("delimiter and quote must be different")));
 }
 
+static void
+check_user_mapping_options(List *options)
+{
+	if (find_option(options, "password") && !find_option(options, "username"))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("option \"password\" needs option \"username\"")));
+	if (find_option(options, "bearer_token") && find_option(options, "username"))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("options \"bearer_token\" and \"username\" cannot both be set"),
+				 errhint("A request carries one Authorization header: bearer or basic.")));
+}
+
 /* The body of the validator function. */
 void
 csv_export_validate_options(List *options, Oid catalog)
@@ -222,6 +412,8 @@ csv_export_validate_options(List *options, Oid catalog)
 	}
 	if (catalog == ForeignTableRelationId)
 		check_table_options(options);
+	if (catalog == UserMappingRelationId)
+		check_user_mapping_options(options);
 }
 
 static char *
@@ -248,14 +440,136 @@ export_url(ForeignTable *table, ForeignServer *server)
 	return NULL;				/* keep compiler quiet */
 }
 
+/* A transfer option: the table's if set, else the server's. */
+static DefElem *
+table_or_server_option(ForeignTable *table, ForeignServer *server, const char *name)
+{
+	DefElem    *def = find_option(table->options, name);
+
+	return def ? def : find_option(server->options, name);
+}
+
+static int64
+integer_option_value(ForeignTable *table, ForeignServer *server, const char *name,
+					 int64 default_value)
+{
+	DefElem    *def = table_or_server_option(table, server, name);
+
+	return def ? parse_integer_option(find_integer_option(name), defGetString(def))
+		: default_value;
+}
+
+static List *
+header_lines(const char *value)
+{
+	List	   *lines = NIL;
+	char	   *copy = pstrdup(value);
+	char	   *line;
+	char	   *saveptr = NULL;
+
+	for (line = strtok_r(copy, "\n", &saveptr); line; line = strtok_r(NULL, "\n", &saveptr))
+		if (line[0] != '\0')
+			lines = lappend(lines, line);
+	return lines;
+}
+
+/*
+ * The user mapping of userid for server, or failing that the PUBLIC one;
+ * NIL options if there is neither (credentials are optional here, unlike
+ * for GetUserMapping()).  *description says which mapping it was.
+ */
+static List *
+user_mapping_options(Oid userid, ForeignServer *server, char **description)
+{
+	Oid			roles[2] = {userid, InvalidOid};
+	int			i;
+
+	for (i = 0; i < 2; i++)
+	{
+		HeapTuple	tuple = SearchSysCache2(USERMAPPINGUSERSERVER,
+											ObjectIdGetDatum(roles[i]),
+											ObjectIdGetDatum(server->serverid));
+		Datum		datum;
+		bool		isnull;
+		List	   *options = NIL;
+
+		if (!HeapTupleIsValid(tuple))
+			continue;
+		datum = SysCacheGetAttr(USERMAPPINGUSERSERVER, tuple,
+								Anum_pg_user_mapping_umoptions, &isnull);
+		if (!isnull)
+			options = untransformRelOptions(datum);
+		ReleaseSysCache(tuple);
+		*description = OidIsValid(roles[i])
+			? psprintf("the user mapping for role \"%s\" on server \"%s\"",
+					   GetUserNameFromId(roles[i], false), server->servername)
+			: psprintf("the PUBLIC user mapping on server \"%s\"", server->servername);
+		return options;
+	}
+	*description = NULL;
+	return NIL;
+}
+
+static void
+resolve_credentials(HttpOptions *http, Oid userid, ForeignServer *server)
+{
+	char	   *description;
+	List	   *options = user_mapping_options(userid, server, &description);
+	DefElem    *def;
+
+	if ((def = find_option(options, "bearer_token")) != NULL)
+		http->bearer_token = defGetString(def);
+	if ((def = find_option(options, "username")) != NULL)
+		http->username = defGetString(def);
+	if ((def = find_option(options, "password")) != NULL)
+		http->password = defGetString(def);
+	if ((def = find_option(options, "headers")) != NULL)
+		http->secret_headers = header_lines(defGetString(def));
+	if (http->bearer_token || http->username || http->secret_headers)
+		http->user_mapping = description;
+}
+
+static void
+resolve_http_options(HttpOptions *http, ForeignTable *table, ForeignServer *server,
+					 Oid userid)
+{
+	DefElem    *def;
+
+	http->connect_timeout_ms = integer_option_value(table, server, "connect_timeout_ms", 10000);
+	http->timeout_ms = integer_option_value(table, server, "timeout_ms", 0);
+	http->stall_timeout_s = integer_option_value(table, server, "stall_timeout_s", 60);
+	http->retries = integer_option_value(table, server, "retries", 3);
+	http->retry_delay_ms = integer_option_value(table, server, "retry_delay_ms", 1000);
+	http->max_redirects = integer_option_value(table, server, "max_redirects", 5);
+	http->max_bytes = integer_option_value(table, server, "max_bytes", 0);
+
+	def = table_or_server_option(table, server, "ssl_verify");
+	http->ssl_verify = def ? defGetBoolean(def) : true;
+	def = table_or_server_option(table, server, "ca_file");
+	http->ca_file = def ? defGetString(def) : NULL;
+	def = table_or_server_option(table, server, "proxy");
+	http->proxy = def ? defGetString(def) : NULL;
+	def = table_or_server_option(table, server, "user_agent");
+	http->user_agent = def ? defGetString(def) : "csv_export_fdw/" CSV_EXPORT_FDW_VERSION;
+	def = table_or_server_option(table, server, "headers");
+	http->headers = def ? header_lines(defGetString(def)) : NIL;
+
+	resolve_credentials(http, userid, server);
+}
+
+/*
+ * All options of a foreign table, resolved for a scan by userid: table
+ * options over server options, credentials from the user's mapping.
+ */
 CsvExportOptions *
-csv_export_get_options(Oid foreigntableid)
+csv_export_get_options(Oid foreigntableid, Oid userid)
 {
 	ForeignTable *table = GetForeignTable(foreigntableid);
 	ForeignServer *server = GetForeignServer(table->serverid);
 	CsvExportOptions *opts = palloc0(sizeof(CsvExportOptions));
 	DefElem    *def;
 
+	resolve_http_options(&opts->http, table, server, userid);
 	opts->url = export_url(table, server);
 	opts->delimiter = ',';
 	opts->quote = '"';

@@ -184,3 +184,58 @@ url_add_query_param(const char *url, const char *name, const char *value)
 		appendStringInfoString(&out, fragment);
 	return out.data;
 }
+
+/*
+ * A URL part from libcurl's parser, as a palloc'd string (NULL if the URL
+ * does not parse or lacks the part).  flags go to curl_url_get().
+ */
+static char *
+url_part(const char *url, CURLUPart part, unsigned int flags)
+{
+	CURLU	   *handle = curl_url();
+	char	   *value = NULL;
+	char	   *result = NULL;
+
+	if (handle != NULL &&
+		curl_url_set(handle, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(handle, part, &value, flags) == CURLUE_OK)
+	{
+		/* copy before anything can throw, so the curl strings are freed */
+		result = strdup(value);
+	}
+	curl_free(value);
+	curl_url_cleanup(handle);
+	if (result == NULL)
+		return NULL;
+	value = pstrdup(result);
+	free(result);
+	return value;
+}
+
+/* Lower-cased host of url, and its port (the scheme's default if none). */
+char *
+url_host_port(const char *url, int *port)
+{
+	char	   *host = url_part(url, CURLUPART_HOST, 0);
+	char	   *port_text = url_part(url, CURLUPART_PORT, CURLU_DEFAULT_PORT);
+	char	   *c;
+
+	*port = port_text ? atoi(port_text) : 0;
+	if (host)
+		for (c = host; *c; c++)
+			*c = pg_ascii_tolower((unsigned char) *c);
+	return host;
+}
+
+/* "scheme://host:port" of url, to tell whether two URLs share an origin. */
+char *
+url_origin(const char *url)
+{
+	char	   *scheme = url_part(url, CURLUPART_SCHEME, 0);
+	int			port;
+	char	   *host = url_host_port(url, &port);
+
+	if (scheme == NULL || host == NULL)
+		return NULL;
+	return psprintf("%s://%s:%d", scheme, host, port);
+}

@@ -19,19 +19,46 @@ Endpoints (all GET):
   /truncated?rows=N&delay=S   N rows (default 5), then after S seconds the
                               connection closes short of its Content-Length
   /reset?rows=N&delay=S       N rows, then after S seconds a connection reset
-  /redirect?to=URL            302 to URL
+  /redirect?to=URL&status=S   a redirect (302 unless S says otherwise) to URL
+  /headers                    the request's headers, as a CSV of name,value
+  /auth/bearer                the user export for "Authorization: Bearer s3cret-token"
+  /auth/basic                 ... for user "alice", password "wonderland"
+  /auth/apikey                ... for header "X-Api-Key: k3y-123"
+                              (else 401, with a body that echoes what was sent)
+  /flaky?case=C&failures=N&status=S&retry_after=R
+                              the first N requests of case C get status S
+                              (with Retry-After: R, or an HTTP date if R is
+                              "date:SECONDS"; S=0 drops the connection, S=-1
+                              sends a 200 whose body breaks off in the first
+                              record), the next ones the user export
+
+Every user export also takes compress=gzip or compress=deflate: the body is
+compressed, and refused (406) if the client does not accept that encoding.
+
+A second port (--blackhole-port, default port+1) accepts no connections at
+all: its backlog is kept full, so a connect to it times out.
 """
+
+AUTH = {
+    "bearer": ("Authorization", "Bearer s3cret-token"),
+    "basic": ("Authorization", "Basic " + __import__("base64").b64encode(b"alice:wonderland").decode()),
+    "apikey": ("X-Api-Key", "k3y-123"),
+}
 
 import argparse
 import csv
 import datetime
+import email.utils
+import gzip
 import io
 import os
 import random
 import socket
 import struct
 import sys
+import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -116,6 +143,26 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def send_export(self, rows_param_default=None):
+        """The user export, compressed if asked to; returns False if refused."""
+        p = self.params()
+        compress = p.get("compress")
+        if compress:
+            if compress not in self.headers.get("Accept-Encoding", ""):
+                self.send_body(406, f"client does not accept {compress}\n".encode(), "text/plain")
+                return
+            rows, seed = int(p.get("rows", self.server.rows)), int(p.get("seed", 1))
+            body = csv_text([HEADER] + list(export_rows(rows, seed, int(p.get("version", 1)))))
+            body = gzip.compress(body) if compress == "gzip" else zlib.compress(body)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/csv")
+            self.send_header("Content-Encoding", compress)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.export_csv()
+
     def start_chunked(self):
         self.send_response(200)
         self.send_header("Content-Type", "text/csv; charset=utf-8")
@@ -133,7 +180,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         path = urlparse(self.path).path
         routes = {
-            "/export/csv": self.export_csv,
+            "/export/csv": self.send_export,
+            "/headers": self.echo_headers,
+            "/flaky": self.flaky,
             "/slow": self.slow,
             "/truncated": self.truncated,
             "/reset": self.reset,
@@ -144,6 +193,8 @@ class Handler(BaseHTTPRequestHandler):
                 routes[path]()
             elif path.startswith("/fixtures/"):
                 self.fixture(path[len("/fixtures/"):])
+            elif path.startswith("/auth/"):
+                self.auth(path[len("/auth/"):])
             elif path.startswith("/status/"):
                 self.status(int(path[len("/status/"):]))
             else:
@@ -257,10 +308,61 @@ class Handler(BaseHTTPRequestHandler):
         self.reset_connection()
 
     def redirect(self):
-        self.send_response(302)
-        self.send_header("Location", self.params().get("to", "/export/csv"))
+        p = self.params()
+        self.send_response(int(p.get("status", 302)))
+        self.send_header("Location", p.get("to", "/export/csv"))
         self.send_header("Content-Length", "0")
         self.end_headers()
+
+    def echo_headers(self):
+        rows = [["name", "value"]] + [[k.lower(), v] for k, v in self.headers.items()]
+        self.send_body(200, csv_text(rows))
+
+    def auth(self, kind):
+        name, expected = AUTH.get(kind, ("", None))
+        presented = self.headers.get(name)
+        if expected is None or presented != expected:
+            body = f'{{"error": "unauthorized", "you sent": "{presented}"}}\n'.encode()
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", "Bearer" if kind == "bearer" else "Basic")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_export()
+
+    def flaky(self):
+        p = self.params()
+        with self.server.lock:
+            seen = self.server.flaky_counts.get(p["case"], 0)
+            self.server.flaky_counts[p["case"]] = seen + 1
+        if seen >= int(p.get("failures", 1)):
+            self.send_export()
+            return
+        status = int(p.get("status", 503))
+        if status == 0:
+            self.reset_connection()
+            return
+        if status == -1:
+            # a 200 whose body breaks off inside the first record
+            self.start_chunked()
+            self.chunk(csv_text([HEADER])[:-2] + b"\r\nusr_00001,Linus Tur")
+            self.wfile.flush()
+            time.sleep(0.1)
+            self.reset_connection()
+            return
+        body = f"failure {seen + 1}\n".encode()
+        self.send_response(status)
+        retry_after = p.get("retry_after")
+        if retry_after and retry_after.startswith("date:"):
+            when = time.time() + int(retry_after[len("date:"):])
+            self.send_header("Retry-After", email.utils.formatdate(when, usegmt=True))
+        elif retry_after:
+            self.send_header("Retry-After", retry_after)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 def main():
@@ -269,6 +371,8 @@ def main():
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("MOCK_API_PORT", 5001)))
     parser.add_argument("--rows", type=int, default=200, help="rows of /export/csv")
+    parser.add_argument("--blackhole-port", type=int, default=0,
+                        help="port that never accepts (default: port + 1)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
 
@@ -276,8 +380,32 @@ def main():
     server.daemon_threads = True
     server.rows = args.rows
     server.verbose = args.verbose
+    server.lock = threading.Lock()
+    server.flaky_counts = {}
+    blackhole = open_blackhole(args.host, args.blackhole_port or args.port + 1)
     print(f"mock export API on http://{args.host}:{args.port}", flush=True)
-    server.serve_forever()
+    try:
+        server.serve_forever()
+    finally:
+        for sock in blackhole:
+            sock.close()
+
+
+def open_blackhole(host, port):
+    """A listening socket that never accepts, its backlog filled so that
+    further connection attempts get no answer at all."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.listen(0)
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        filler.setblocking(False)
+        filler.connect_ex((host, port))
+        fillers.append(filler)
+    time.sleep(0.2)
+    return [listener] + fillers
 
 
 if __name__ == "__main__":
