@@ -224,6 +224,24 @@ SET csv_export_fdw.allowed_hosts = '';
 RESET ROLE;
 
 --
+-- TLS: certificates and host names are verified; a CA file (superuser
+-- only) can be trusted, or verification turned off (superuser only)
+--
+\getenv tls_ca_file TLS_CA_FILE
+CREATE SERVER tls_api FOREIGN DATA WRAPPER csv_export_fdw
+  OPTIONS (base_url 'https://127.0.0.1:5003', retries '0');
+CREATE FOREIGN TABLE tls_export (id text) SERVER tls_api OPTIONS (path '/export/csv?rows=3');
+CREATE FOREIGN TABLE tls_wrong_host (id text) SERVER tls_api
+  OPTIONS (url 'https://localhost:5003/export/csv?rows=3');
+SELECT * FROM tls_export;
+ALTER SERVER tls_api OPTIONS (ADD ca_file :'tls_ca_file');
+SELECT * FROM tls_export;
+SELECT * FROM tls_wrong_host;
+ALTER SERVER tls_api OPTIONS (DROP ca_file, ADD ssl_verify 'false');
+SELECT count(*) FROM tls_wrong_host;
+DROP SERVER tls_api CASCADE;
+
+--
 -- What a role that is not superuser may set
 --
 GRANT USAGE ON FOREIGN DATA WRAPPER csv_export_fdw TO csv_reader;

@@ -17,6 +17,7 @@ DEBIAN_PACKAGES=(
 	curl
 	libcsv-dev
 	libcurl4-openssl-dev
+	openssl
 	postgresql-$PG_VERSION
 	postgresql-$PG_VERSION-cron
 	postgresql-contrib-$PG_VERSION
@@ -53,7 +54,15 @@ start_mock_api() {
 		log "port $MOCK_API_PORT is already in use; set MOCK_API_PORT"
 		return 1
 	fi
+	# a self-signed certificate for 127.0.0.1, which the tests trust through
+	# the ca_file option (TLS_CA_FILE)
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+		-addext "subjectAltName=IP:127.0.0.1" \
+		-keyout "$WORK_DIR/tls.key" -out "$WORK_DIR/tls.crt" >/dev/null 2>&1
+	chmod 644 "$WORK_DIR/tls.crt"
+	export TLS_CA_FILE="$WORK_DIR/tls.crt"
 	python3 "$PROJECT_DIR/test/mock_api.py" --port "$MOCK_API_PORT" \
+		--tls-cert "$WORK_DIR/tls.crt" --tls-key "$WORK_DIR/tls.key" \
 		>"$WORK_DIR/mock_api.log" 2>&1 &
 	MOCK_API_PID=$!
 	local i

@@ -36,7 +36,9 @@ Every user export also takes compress=gzip or compress=deflate: the body is
 compressed, and refused (406) if the client does not accept that encoding.
 
 A second port (--blackhole-port, default port+1) accepts no connections at
-all: its backlog is kept full, so a connect to it times out.
+all: its backlog is kept full, so a connect to it times out.  Given a
+certificate (--tls-cert, --tls-key), a third (--tls-port, default port+2)
+serves the same API over HTTPS.
 """
 
 AUTH = {
@@ -54,6 +56,7 @@ import io
 import os
 import random
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -373,8 +376,13 @@ def main():
     parser.add_argument("--rows", type=int, default=200, help="rows of /export/csv")
     parser.add_argument("--blackhole-port", type=int, default=0,
                         help="port that never accepts (default: port + 1)")
+    parser.add_argument("--tls-port", type=int, default=0,
+                        help="also serve HTTPS here (default: port + 2)")
+    parser.add_argument("--tls-cert", help="certificate file (PEM) for HTTPS")
+    parser.add_argument("--tls-key", help="its private key (PEM)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
+    args.tls_port = args.tls_port or args.port + 2
 
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
@@ -383,12 +391,25 @@ def main():
     server.lock = threading.Lock()
     server.flaky_counts = {}
     blackhole = open_blackhole(args.host, args.blackhole_port or args.port + 1)
+    if args.tls_cert:
+        start_tls_server(args, server)
     print(f"mock export API on http://{args.host}:{args.port}", flush=True)
     try:
         server.serve_forever()
     finally:
         for sock in blackhole:
             sock.close()
+
+
+def start_tls_server(args, plain):
+    """The same API over HTTPS, on --tls-port, in a thread of its own."""
+    tls = ThreadingHTTPServer((args.host, args.tls_port), Handler)
+    for attr in ("daemon_threads", "rows", "verbose", "lock", "flaky_counts"):
+        setattr(tls, attr, getattr(plain, attr))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(args.tls_cert, args.tls_key)
+    tls.socket = context.wrap_socket(tls.socket, server_side=True)
+    threading.Thread(target=tls.serve_forever, daemon=True).start()
 
 
 def open_blackhole(host, port):
