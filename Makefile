@@ -4,8 +4,10 @@ OBJS = \
 	csv_export_fdw.o \
 	src/convert.o \
 	src/csv_reader.o \
+	src/export_scan.o \
 	src/http.o \
 	src/option.o \
+	src/record_stream.o \
 	src/sync.o \
 	src/url.o
 

@@ -11,6 +11,9 @@
 #include "access/tupdesc.h"
 #include "fmgr.h"
 #include "nodes/pg_list.h"
+#include "utils/relcache.h"
+
+#include "csv_reader.h"
 
 #define CSV_EXPORT_FDW_VERSION "1.0"
 
@@ -82,6 +85,36 @@ extern HttpReadResult http_transfer_read(HttpTransfer *transfer, bool restart_al
 										 const char **data, size_t *len);
 extern uint64 http_transfer_bytes_received(const HttpTransfer *transfer);
 extern int	http_transfer_requests(const HttpTransfer *transfer);
+
+/* in record_stream.c */
+typedef struct RecordStream RecordStream;
+
+typedef enum RecordStreamResult
+{
+	RECORD_STREAM_RECORD,
+	RECORD_STREAM_END,
+	RECORD_STREAM_RESTARTED		/* retried from the start: forget the records */
+} RecordStreamResult;
+
+extern RecordStream *record_stream_open(const CsvExportOptions *options, const char *url);
+extern RecordStreamResult record_stream_next(RecordStream *stream, bool restart_allowed,
+											 CsvRecord *record);
+extern void record_stream_keep_fields(RecordStream *stream, const bool *keep, int nkeep);
+extern uint64 record_stream_line(const RecordStream *stream);
+extern uint64 record_stream_bytes(const RecordStream *stream);
+extern int	record_stream_requests(const RecordStream *stream);
+extern void record_stream_close(RecordStream *stream);
+
+/* in export_scan.c */
+typedef struct ExportScan ExportScan;
+
+extern ExportScan *export_scan_begin(Relation rel, const CsvExportOptions *options,
+									 const char *url, const bool *needed);
+extern bool export_scan_next(ExportScan *scan, Datum *values, bool *isnull);
+extern void export_scan_rescan(ExportScan *scan);
+extern void export_scan_end(ExportScan *scan);
+extern void export_scan_stats(const ExportScan *scan, int *requests, uint64 *bytes,
+							  uint64 *records);
 
 /* in convert.c */
 typedef struct ValueConverter ValueConverter;
