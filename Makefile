@@ -6,6 +6,7 @@ OBJS = \
 	src/csv_reader.o \
 	src/export_scan.o \
 	src/http.o \
+	src/import.o \
 	src/option.o \
 	src/record_stream.o \
 	src/sync.o \

@@ -10,8 +10,10 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/reloptions.h"
 #include "access/table.h"
+#include "commands/vacuum.h"
 #include "commands/explain.h"
 #include "foreign/fdwapi.h"
 #include "executor/executor.h"
@@ -27,6 +29,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/sampling.h"
 
 #include "src/csv_export_fdw.h"
 
@@ -38,6 +41,8 @@ void		_PG_init(void);
 #define DEFAULT_ROW_ESTIMATE	1000.0
 /* Startup cost of a scan: an HTTP round trip before the first row. */
 #define STARTUP_COST			1000.0
+/* Fetching and parsing a row costs this many times cpu_tuple_cost. */
+#define PARSE_COST_FACTOR		10.0
 /* Slots of ForeignScan.fdw_private */
 enum CsvExportScanPrivate
 {
@@ -65,6 +70,7 @@ typedef struct CsvExportPlanInfo
 typedef struct CsvExportScanState
 {
 	char	   *display_url;	/* with pushed-down parameters, redacted */
+	char	   *format;			/* the CSV options, for EXPLAIN VERBOSE */
 	List	   *since_params;	/* "name=value (from col >)", for EXPLAIN */
 	ExportScan *scan;			/* NULL under EXPLAIN without ANALYZE */
 } CsvExportScanState;
@@ -85,6 +91,9 @@ static void csvBeginForeignScan(ForeignScanState *node, int eflags);
 static TupleTableSlot *csvIterateForeignScan(ForeignScanState *node);
 static void csvReScanForeignScan(ForeignScanState *node);
 static void csvEndForeignScan(ForeignScanState *node);
+static bool csvAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func,
+								   BlockNumber *totalpages);
+static List *csvImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid);
 
 void
 _PG_init(void)
@@ -105,6 +114,8 @@ csv_export_fdw_handler(PG_FUNCTION_ARGS)
 	routine->IterateForeignScan = csvIterateForeignScan;
 	routine->ReScanForeignScan = csvReScanForeignScan;
 	routine->EndForeignScan = csvEndForeignScan;
+	routine->AnalyzeForeignTable = csvAnalyzeForeignTable;
+	routine->ImportForeignSchema = csvImportForeignSchema;
 	PG_RETURN_POINTER(routine);
 }
 
@@ -244,29 +255,51 @@ find_since_quals(RelOptInfo *baserel, Oid foreigntableid, CsvExportPlanInfo *inf
 	}
 }
 
+/*
+ * Rows in the export: the expected_rows option, else what the last ANALYZE
+ * counted, else a default.
+ */
+static double
+export_row_estimate(RelOptInfo *baserel, const CsvExportOptions *options)
+{
+	if (options->expected_rows >= 0)
+		return (double) options->expected_rows;
+	if (baserel->pages > 0 && baserel->tuples >= 0)
+		return baserel->tuples;
+	return DEFAULT_ROW_ESTIMATE;
+}
+
 static void
 csvGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	CsvExportPlanInfo *info = palloc0(sizeof(CsvExportPlanInfo));
+	CsvExportOptions *options;
 	double		selectivity;
 
-	/* fail at plan time, not scan time, if the table cannot name a URL */
-	(void) csv_export_get_options(foreigntableid, GetUserId());
+	/* fails at plan time, not scan time, if the table cannot name a URL */
+	options = csv_export_get_options(foreigntableid, GetUserId());
 
+	baserel->tuples = export_row_estimate(baserel, options);
 	selectivity = clauselist_selectivity(root, baserel->baserestrictinfo,
 										 0, JOIN_INNER, NULL);
-	baserel->rows = clamp_row_est(DEFAULT_ROW_ESTIMATE * selectivity);
+	baserel->rows = clamp_row_est(baserel->tuples * selectivity);
 
 	info->needed_attnums = needed_attnums(baserel, foreigntableid);
 	find_since_quals(baserel, foreigntableid, info);
 	baserel->fdw_private = info;
 }
 
+/*
+ * Every row of the export is fetched, parsed and checked against the quals,
+ * whatever the query keeps: the cost is per row of the export.
+ */
 static void
 csvGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
-	Cost		total_cost = STARTUP_COST +
-		(cpu_tuple_cost + cpu_operator_cost) * DEFAULT_ROW_ESTIMATE;
+	Cost		per_row = cpu_tuple_cost * PARSE_COST_FACTOR +
+		baserel->baserestrictcost.per_tuple;
+	Cost		total_cost = STARTUP_COST + baserel->baserestrictcost.startup +
+		per_row * baserel->tuples;
 
 	add_path(baserel, (Path *)
 			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
@@ -362,6 +395,13 @@ csvBeginForeignScan(ForeignScanState *node, int eflags)
 	options = csv_export_get_options(RelationGetRelid(rel), scan_user(node));
 	url = url_with_since_params(state, options->url, node, plan);
 	state->display_url = url_redact(url);
+	state->format = psprintf("delimiter %s, quote %s, header %s, null %s, encoding %s",
+							 quote_literal_cstr(psprintf("%c", options->delimiter)),
+							 quote_literal_cstr(psprintf("%c", options->quote)),
+							 options->header ? "true" : "false",
+							 options->null_string ? quote_literal_cstr(options->null_string)
+							 : "(unquoted empty)",
+							 pg_encoding_to_char(options->encoding));
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 
@@ -400,6 +440,79 @@ csvEndForeignScan(ForeignScanState *node)
 		export_scan_end(state->scan);
 }
 
+/*
+ * ANALYZE: stream the whole export once and keep a uniform random sample of
+ * targrows rows (reservoir sampling, Vitter's algorithm as in
+ * acquire_sample_rows), so memory is bounded by the sample.
+ */
+static int
+csv_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
+						double *totalrows, double *totaldeadrows)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	CsvExportOptions *options = csv_export_get_options(RelationGetRelid(rel), GetUserId());
+	Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
+	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext,
+												  "csv_export_fdw analyze row",
+												  ALLOCSET_DEFAULT_SIZES);
+	ExportScan *scan = export_scan_begin(rel, options, options->url, NULL);
+	ReservoirStateData reservoir;
+	double		seen = 0;
+	double		rows_to_skip = -1;
+	int			numrows = 0;
+
+	reservoir_init_selection_state(&reservoir, targrows);
+	for (;;)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(row_cxt);
+		bool		found;
+
+		MemoryContextReset(row_cxt);
+		found = export_scan_next(scan, values, nulls);
+		MemoryContextSwitchTo(oldcxt);
+		if (!found)
+			break;
+		vacuum_delay_point();
+
+		if (numrows < targrows)
+			rows[numrows++] = heap_form_tuple(tupdesc, values, nulls);
+		else
+		{
+			if (rows_to_skip < 0)
+				rows_to_skip = reservoir_get_next_S(&reservoir, seen, targrows);
+			if (rows_to_skip <= 0)
+			{
+				int			k = (int) (targrows * sampler_random_fract(&reservoir.randstate));
+
+				heap_freetuple(rows[k]);
+				rows[k] = heap_form_tuple(tupdesc, values, nulls);
+			}
+			rows_to_skip -= 1;
+		}
+		seen += 1;
+	}
+	export_scan_end(scan);
+	MemoryContextDelete(row_cxt);
+
+	*totalrows = seen;
+	*totaldeadrows = 0;
+	ereport(elevel,
+			(errmsg("\"%s\": the export has %.0f rows; %d rows in sample",
+					RelationGetRelationName(rel), seen, numrows)));
+	return numrows;
+}
+
+static bool
+csvAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func,
+					   BlockNumber *totalpages)
+{
+	*func = csv_acquire_sample_rows;
+	/* an export has no pages; one marks the table as analyzed for the planner */
+	*totalpages = 1;
+	return true;
+}
+
 static void
 csvExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
@@ -408,6 +521,8 @@ csvExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	ExplainPropertyText("URL", state->display_url, es);
 	if (state->since_params != NIL)
 		ExplainPropertyList("Since Parameters", state->since_params, es);
+	if (es->verbose)
+		ExplainPropertyText("CSV Format", state->format, es);
 	if (es->analyze && state->scan)
 	{
 		int			requests;
@@ -419,4 +534,10 @@ csvExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyUInteger("Bytes Received", NULL, bytes, es);
 		ExplainPropertyUInteger("Records Parsed", NULL, records, es);
 	}
+}
+
+static List *
+csvImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
+{
+	return csv_export_import_schema(stmt, GetForeignServer(serverOid));
 }

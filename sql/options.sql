@@ -48,7 +48,7 @@ CREATE FOREIGN TABLE t_enc (id int) SERVER opts_api OPTIONS (path '/x', encoding
 
 -- column options
 CREATE FOREIGN TABLE t_col (id int OPTIONS (column_nam 'ID')) SERVER opts_api OPTIONS (path '/x');
-CREATE FOREIGN TABLE t_col (id int OPTIONS (column_name '')) SERVER opts_api OPTIONS (path '/x');
+CREATE FOREIGN TABLE t_col (id int OPTIONS (since_param '')) SERVER opts_api OPTIONS (path '/x');
 CREATE FOREIGN TABLE t_col (id int OPTIONS (delimiter ',')) SERVER opts_api OPTIONS (path '/x');
 
 -- user mappings take credentials, and nothing else

@@ -67,14 +67,19 @@ set_up_encoding(ValueConverter *converter, int source_encoding)
 	}
 }
 
+/*
+ * A converter for the columns of tupdesc, or, with tupdesc NULL, one that
+ * only converts text to the database encoding.
+ */
 ValueConverter *
 value_converter_create(TupleDesc tupdesc, int source_encoding, const char *null_string)
 {
 	ValueConverter *converter = palloc0(sizeof(ValueConverter));
+	int			natts = tupdesc ? tupdesc->natts : 0;
 	int			i;
 
-	converter->columns = palloc0(sizeof(ColumnInput) * tupdesc->natts);
-	for (i = 0; i < tupdesc->natts; i++)
+	converter->columns = palloc0(sizeof(ColumnInput) * Max(natts, 1));
+	for (i = 0; i < natts; i++)
 	{
 		Form_pg_attribute attr = TupleDescAttr(tupdesc, i);
 		Oid			function;

@@ -10,6 +10,8 @@
 
 #include "access/tupdesc.h"
 #include "fmgr.h"
+#include "foreign/foreign.h"
+#include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
 #include "utils/relcache.h"
 
@@ -53,11 +55,15 @@ typedef struct CsvExportOptions
 	bool		header;
 	char	   *null_string;	/* NULL: an unquoted empty field is NULL */
 	int			encoding;		/* encoding of the export */
+	int64		expected_rows;	/* -1: not set */
 } CsvExportOptions;
 
 /* in option.c */
 extern void csv_export_validate_options(List *options, Oid catalog);
 extern CsvExportOptions *csv_export_get_options(Oid foreigntableid, Oid userid);
+extern CsvExportOptions *csv_export_resolve_options(ForeignServer *server, List *table_options,
+													Oid userid, const char *table_name);
+extern int64 csv_export_integer_option(List *options, const char *name, int64 default_value);
 extern char *csv_export_column_header_name(Oid foreigntableid, Form_pg_attribute attr);
 extern char *csv_export_column_since_param(Oid foreigntableid, AttrNumber attnum);
 
@@ -115,6 +121,9 @@ extern void export_scan_rescan(ExportScan *scan);
 extern void export_scan_end(ExportScan *scan);
 extern void export_scan_stats(const ExportScan *scan, int *requests, uint64 *bytes,
 							  uint64 *records);
+
+/* in import.c */
+extern List *csv_export_import_schema(ImportForeignSchemaStmt *stmt, ForeignServer *server);
 
 /* in convert.c */
 typedef struct ValueConverter ValueConverter;

@@ -69,6 +69,9 @@ static const CsvExportOption valid_options[] = {
 	{"password", UserMappingRelationId},
 	{"headers", UserMappingRelationId},
 
+	/* planner's row estimate when the table has not been analyzed */
+	{"expected_rows", ForeignTableRelationId},
+
 	/* CSV format */
 	{"delimiter", ForeignTableRelationId},
 	{"quote", ForeignTableRelationId},
@@ -188,6 +191,8 @@ static const IntegerOption integer_options[] = {
 	{"retry_delay_ms", 0, 10 * 60 * 1000},
 	{"max_redirects", 0, 50},
 	{"max_bytes", 0, PG_INT64_MAX},
+	{"expected_rows", 0, PG_INT64_MAX},
+	{"sample_rows", 1, 1000000},
 	{NULL, 0, 0}
 };
 
@@ -332,8 +337,8 @@ check_option_value(DefElem *def)
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 					 errmsg("\"%s\" is not a valid encoding name", value)));
 	}
-	else if (strcmp(name, "path") == 0 || strcmp(name, "column_name") == 0 ||
-			 strcmp(name, "since_param") == 0)
+	/* column_name may be empty: a CSV header can have an empty name */
+	else if (strcmp(name, "path") == 0 || strcmp(name, "since_param") == 0)
 	{
 		if (value[0] == '\0')
 			ereport(ERROR,
@@ -417,10 +422,10 @@ csv_export_validate_options(List *options, Oid catalog)
 }
 
 static char *
-export_url(ForeignTable *table, ForeignServer *server)
+export_url(List *table_options, ForeignServer *server, const char *table_name)
 {
-	DefElem    *url = find_option(table->options, "url");
-	DefElem    *path = find_option(table->options, "path");
+	DefElem    *url = find_option(table_options, "url");
+	DefElem    *path = find_option(table_options, "path");
 	DefElem    *base_url = find_option(server->options, "base_url");
 
 	if (url)
@@ -431,26 +436,25 @@ export_url(ForeignTable *table, ForeignServer *server)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("foreign table \"%s\" has a \"path\" but server \"%s\" has no \"base_url\"",
-						get_rel_name(table->relid), server->servername),
+						table_name, server->servername),
 				 errhint("Set \"base_url\" on the server, or give the table a \"url\".")));
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-			 errmsg("foreign table \"%s\" has neither \"url\" nor \"path\"",
-					get_rel_name(table->relid))));
+			 errmsg("foreign table \"%s\" has neither \"url\" nor \"path\"", table_name)));
 	return NULL;				/* keep compiler quiet */
 }
 
 /* A transfer option: the table's if set, else the server's. */
 static DefElem *
-table_or_server_option(ForeignTable *table, ForeignServer *server, const char *name)
+table_or_server_option(List *table_options, ForeignServer *server, const char *name)
 {
-	DefElem    *def = find_option(table->options, name);
+	DefElem    *def = find_option(table_options, name);
 
 	return def ? def : find_option(server->options, name);
 }
 
 static int64
-integer_option_value(ForeignTable *table, ForeignServer *server, const char *name,
+integer_option_value(List *table, ForeignServer *server, const char *name,
 					 int64 default_value)
 {
 	DefElem    *def = table_or_server_option(table, server, name);
@@ -530,7 +534,7 @@ resolve_credentials(HttpOptions *http, Oid userid, ForeignServer *server)
 }
 
 static void
-resolve_http_options(HttpOptions *http, ForeignTable *table, ForeignServer *server,
+resolve_http_options(HttpOptions *http, List *table, ForeignServer *server,
 					 Oid userid)
 {
 	DefElem    *def;
@@ -558,36 +562,59 @@ resolve_http_options(HttpOptions *http, ForeignTable *table, ForeignServer *serv
 }
 
 /*
- * All options of a foreign table, resolved for a scan by userid: table
- * options over server options, credentials from the user's mapping.
+ * Options resolved for reading an export as userid: table_options over the
+ * server's, credentials from the user's mapping.  table_name is for errors.
  */
 CsvExportOptions *
-csv_export_get_options(Oid foreigntableid, Oid userid)
+csv_export_resolve_options(ForeignServer *server, List *table_options, Oid userid,
+						   const char *table_name)
 {
-	ForeignTable *table = GetForeignTable(foreigntableid);
-	ForeignServer *server = GetForeignServer(table->serverid);
 	CsvExportOptions *opts = palloc0(sizeof(CsvExportOptions));
 	DefElem    *def;
 
-	resolve_http_options(&opts->http, table, server, userid);
-	opts->url = export_url(table, server);
+	resolve_http_options(&opts->http, table_options, server, userid);
+	opts->url = export_url(table_options, server, table_name);
 	opts->delimiter = ',';
 	opts->quote = '"';
 	opts->header = true;
 	opts->null_string = NULL;
 	opts->encoding = PG_UTF8;
+	opts->expected_rows = -1;
 
-	if ((def = find_option(table->options, "delimiter")) != NULL)
+	if ((def = find_option(table_options, "delimiter")) != NULL)
 		opts->delimiter = defGetString(def)[0];
-	if ((def = find_option(table->options, "quote")) != NULL)
+	if ((def = find_option(table_options, "quote")) != NULL)
 		opts->quote = defGetString(def)[0];
-	if ((def = find_option(table->options, "header")) != NULL)
+	if ((def = find_option(table_options, "header")) != NULL)
 		opts->header = defGetBoolean(def);
-	if ((def = find_option(table->options, "null")) != NULL)
+	if ((def = find_option(table_options, "null")) != NULL)
 		opts->null_string = defGetString(def);
-	if ((def = find_option(table->options, "encoding")) != NULL)
+	if ((def = find_option(table_options, "encoding")) != NULL)
 		opts->encoding = pg_char_to_encoding(defGetString(def));
+	if ((def = find_option(table_options, "expected_rows")) != NULL)
+		opts->expected_rows = parse_integer_option(find_integer_option("expected_rows"),
+												   defGetString(def));
 	return opts;
+}
+
+/* All options of a foreign table, resolved for a scan by userid. */
+CsvExportOptions *
+csv_export_get_options(Oid foreigntableid, Oid userid)
+{
+	ForeignTable *table = GetForeignTable(foreigntableid);
+
+	return csv_export_resolve_options(GetForeignServer(table->serverid), table->options,
+									  userid, get_rel_name(foreigntableid));
+}
+
+/* An integer option of a list (for IMPORT's own options), or default_value. */
+int64
+csv_export_integer_option(List *options, const char *name, int64 default_value)
+{
+	DefElem    *def = find_option(options, name);
+
+	return def ? parse_integer_option(find_integer_option(name), defGetString(def))
+		: default_value;
 }
 
 /* The CSV header name a column reads: its column_name option, or its name. */
