@@ -9,6 +9,7 @@ OBJS = \
 	src/import.o \
 	src/option.o \
 	src/record_stream.o \
+	src/rejects.o \
 	src/sync.o \
 	src/url.o
 
@@ -28,3 +29,18 @@ endif
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# The CSV reader's libFuzzer target (clang, outside the server): runs for
+# FUZZ_SECONDS, then replays the kept crash inputs in test/fuzz/regressions.
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+test/fuzz/csv_reader_fuzz: test/fuzz/csv_reader_fuzz.c src/csv_reader.c src/csv_reader.h
+	clang $(FUZZ_FLAGS) -o $@ test/fuzz/csv_reader_fuzz.c src/csv_reader.c -lcsv
+
+.PHONY: fuzz
+fuzz: test/fuzz/csv_reader_fuzz
+	mkdir -p test/fuzz/corpus
+	test/fuzz/csv_reader_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		-artifact_prefix=test/fuzz/ test/fuzz/corpus test/fuzz/seeds
+	test/fuzz/csv_reader_fuzz test/fuzz/regressions/*

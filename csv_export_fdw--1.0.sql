@@ -18,6 +18,24 @@ CREATE FOREIGN DATA WRAPPER csv_export_fdw
   VALIDATOR csv_export_fdw_validator;
 
 --
+-- Rows skipped by on_error 'skip'
+--
+CREATE TABLE csv_export.rejects (
+  reject_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  foreign_table  regclass NOT NULL,
+  url            text NOT NULL,          -- redacted
+  page           integer,                -- of a paged export (not yet used)
+  line           bigint NOT NULL,        -- physical line the record starts on
+  column_name    text,                   -- when one column was to blame
+  error          text NOT NULL,
+  raw_record     text,                   -- as CSV, at most 8 kB; NULL if too long
+  rejected_at    timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+  transaction_id xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id()
+);
+CREATE INDEX ON csv_export.rejects (foreign_table, rejected_at);
+SELECT pg_catalog.pg_extension_config_dump('csv_export.rejects', '');
+
+--
 -- Sync: apply a foreign table's rows to a real table, with a checkpoint
 --
 
@@ -33,6 +51,7 @@ CREATE TABLE csv_export.sync_state (
   last_error         text,
   last_rows_upserted bigint,
   last_rows_deleted  bigint,
+  last_rows_rejected bigint,
   runs               bigint NOT NULL DEFAULT 0
 );
 
@@ -51,7 +70,8 @@ CREATE TABLE csv_export.sync_log (
   cursor_after   text,
   rows_fetched   bigint,
   rows_upserted  bigint,
-  rows_deleted   bigint
+  rows_deleted   bigint,
+  rows_rejected  bigint
 );
 CREATE INDEX ON csv_export.sync_log (target, run_id);
 
@@ -243,6 +263,7 @@ DECLARE
   fetched       bigint;
   upserted      bigint := 0;
   deleted       bigint := 0;
+  rejected      bigint := 0;
   err_sqlstate  text;
   err_message   text;
   err_detail    text;
@@ -274,6 +295,10 @@ BEGIN
     END IF;
     EXECUTE statements.staging;
     GET DIAGNOSTICS fetched = ROW_COUNT;
+    -- rows the scan skipped (on_error 'skip') in this run
+    SELECT count(*) INTO rejected FROM csv_export.rejects r
+     WHERE r.foreign_table = sync.source AND r.rejected_at >= started_at
+       AND r.transaction_id = pg_catalog.pg_current_xact_id();
 
     IF cursor_column IS NOT NULL THEN
       EXECUTE 'SELECT pg_catalog.to_jsonb(max(_csv_export_cursor)) #>> ''{}'' FROM pg_temp.csv_export_sync_staging'
@@ -283,7 +308,8 @@ BEGIN
 
     EXECUTE statements.merge USING started_at;
     GET DIAGNOSTICS upserted = ROW_COUNT;
-    PERFORM csv_export._report(pg_catalog.format('%s rows fetched, %s upserted', fetched, upserted));
+    PERFORM csv_export._report(pg_catalog.format('%s rows fetched, %s upserted%s', fetched, upserted,
+      CASE WHEN rejected > 0 THEN pg_catalog.format(', %s rejected', rejected) ELSE '' END));
 
     IF delete_missing AND fetched = 0 THEN
       RAISE WARNING 'export % has no rows; nothing was deleted from %', source, target
@@ -301,13 +327,14 @@ BEGIN
            cursor_value = CASE WHEN sync.cursor_column IS NULL THEN s.cursor_value ELSE cursor_after END,
            last_started_at = started_at, last_finished_at = pg_catalog.clock_timestamp(),
            last_status = 'succeeded', last_error = NULL,
-           last_rows_upserted = upserted, last_rows_deleted = deleted, runs = s.runs + 1
+           last_rows_upserted = upserted, last_rows_deleted = deleted,
+           last_rows_rejected = rejected, runs = s.runs + 1
      WHERE s.target = sync.target;
     INSERT INTO csv_export.sync_log (target, source, started_at, finished_at, status,
                                      cursor_column, cursor_before, cursor_after,
-                                     rows_fetched, rows_upserted, rows_deleted)
+                                     rows_fetched, rows_upserted, rows_deleted, rows_rejected)
     VALUES (target, source, started_at, pg_catalog.clock_timestamp(), 'succeeded',
-            cursor_column, cursor_before, cursor_after, fetched, upserted, deleted);
+            cursor_column, cursor_before, cursor_after, fetched, upserted, deleted, rejected);
     PERFORM csv_export._report(pg_catalog.format('checkpoint saved%s',
       CASE WHEN cursor_column IS NOT NULL
            THEN pg_catalog.format(' (cursor %s)', coalesce(cursor_after, 'unset')) ELSE '' END));
@@ -325,7 +352,8 @@ BEGIN
   UPDATE csv_export.sync_state s
      SET last_started_at = started_at, last_finished_at = pg_catalog.clock_timestamp(),
          last_status = 'failed', last_error = err_message,
-         last_rows_upserted = 0, last_rows_deleted = 0, runs = s.runs + 1
+         last_rows_upserted = 0, last_rows_deleted = 0, last_rows_rejected = 0,
+         runs = s.runs + 1
    WHERE s.target = sync.target;
   INSERT INTO csv_export.sync_log (target, source, started_at, finished_at, status, error,
                                    error_sqlstate, cursor_column, cursor_before, cursor_after,

@@ -56,7 +56,12 @@ typedef struct CsvExportOptions
 	char	   *null_string;	/* NULL: an unquoted empty field is NULL */
 	int			encoding;		/* encoding of the export */
 	int64		expected_rows;	/* -1: not set */
+	bool		on_error_skip;	/* skip bad rows (into csv_export.rejects) */
+	int64		reject_limit;	/* -1: none */
+	int64		max_record_bytes;
 } CsvExportOptions;
+
+#define DEFAULT_MAX_RECORD_BYTES	(64 * 1024 * 1024)
 
 /* in option.c */
 extern void csv_export_validate_options(List *options, Oid catalog);
@@ -121,6 +126,11 @@ extern void export_scan_rescan(ExportScan *scan);
 extern void export_scan_end(ExportScan *scan);
 extern void export_scan_stats(const ExportScan *scan, int *requests, uint64 *bytes,
 							  uint64 *records);
+
+/* in rejects.c */
+extern char *rejects_record_text(const CsvRecord *record, char delimiter, char quote);
+extern void rejects_insert(Oid foreign_table, const char *url, uint64 line,
+						   const char *column, const char *error, const char *raw_record);
 
 /* in import.c */
 extern List *csv_export_import_schema(ImportForeignSchemaStmt *stmt, ForeignServer *server);

@@ -26,11 +26,23 @@
 typedef struct BatchRecord
 {
 	uint64_t	line;
+	bool		too_long;
+	size_t		bytes;			/* field bytes so far */
 	int			nfields;
 	int			nkept;
 	size_t		first_field;	/* index into fields[] */
 	size_t		first_byte;		/* offset into bytes[] */
 } BatchRecord;
+
+/* Where skip_long_record() is in the record it skips. */
+typedef enum SkipState
+{
+	SKIP_NONE,
+	SKIP_FIELD_START,
+	SKIP_UNQUOTED,
+	SKIP_QUOTED,
+	SKIP_AFTER_QUOTE
+} SkipState;
 
 struct CsvReader
 {
@@ -69,10 +81,45 @@ struct CsvReader
 	bool		bom_pending;
 	int			bom_matched;
 
+	/* longest record, and what to do with a longer one */
+	size_t		max_record_bytes;
+	bool		skip_long_records;
+	SkipState	skip_state;		/* SKIP_NONE unless skipping a long record */
+	bool		record_too_long;	/* stop: a record was too long */
+	uint64_t	long_record_line;	/* ... starting on this line */
+
 	bool		out_of_memory;
 };
 
+/* libcsv's field buffer may not grow past this (see limited_realloc()). */
+static size_t field_buffer_limit = SIZE_MAX;
+static bool field_buffer_limit_hit = false;
+
 static const unsigned char utf8_bom[3] = {0xEF, 0xBB, 0xBF};
+
+/*
+ * libcsv's parser states (libcsv.c, unchanged since 2008): where a field
+ * stopped when its buffer could not grow, for skip_long_record().
+ */
+#define LIBCSV_FIELD_BEGUN				2
+#define LIBCSV_FIELD_MIGHT_HAVE_ENDED	3
+
+/*
+ * libcsv grows its field buffer through this: refusing to grow past the
+ * record limit is what keeps one huge field from taking all memory.  libcsv
+ * has no context pointer for it, hence the static limit, set around each
+ * csv_parse() call (a backend, and the fuzzer, parse on one thread).
+ */
+static void *
+limited_realloc(void *ptr, size_t size)
+{
+	if (size > field_buffer_limit)
+	{
+		field_buffer_limit_hit = true;
+		return NULL;
+	}
+	return realloc(ptr, size);
+}
 
 /*
  * RFC 4180 says spaces are part of a field; libcsv trims them unless a
@@ -149,7 +196,11 @@ on_field(void *value, size_t len, void *arg)
 	if (value != NULL && len > 0)
 		count_newlines(reader, value, len);
 
-	if (reader->out_of_memory || !keeps_field(reader, number))
+	reader->current.bytes += len;
+	if (reader->current.bytes > reader->max_record_bytes)
+		reader->current.too_long = true;
+	if (reader->out_of_memory || reader->current.too_long ||
+		reader->record_too_long || !keeps_field(reader, number))
 		return;
 
 	if (!ensure_field_slots(reader, reader->nfields + 1) ||
@@ -181,10 +232,42 @@ static void
 start_record(CsvReader *reader)
 {
 	reader->current.line = reader->line;
+	reader->current.too_long = false;
+	reader->current.bytes = 0;
 	reader->current.nfields = 0;
 	reader->current.nkept = 0;
 	reader->current.first_field = reader->nfields;
 	reader->current.first_byte = reader->bytes_len;
+}
+
+static void
+push_record(CsvReader *reader)
+{
+	if (ensure_capacity((void **) &reader->records, &reader->records_cap,
+						reader->nrecords + 1, sizeof(BatchRecord)))
+		reader->records[reader->nrecords++] = reader->current;
+	else
+		reader->out_of_memory = true;
+}
+
+/*
+ * A record went over max_record_bytes: drop what was kept of it, and either
+ * hand it out as a too_long marker (skip) or stop.
+ */
+static void
+end_long_record(CsvReader *reader)
+{
+	reader->nfields = reader->current.first_field;
+	reader->bytes_len = reader->current.first_byte;
+	if (!reader->skip_long_records)
+	{
+		reader->record_too_long = true;
+		reader->long_record_line = reader->current.line;
+		return;
+	}
+	reader->current.nfields = 0;
+	reader->current.nkept = 0;
+	push_record(reader);
 }
 
 /*
@@ -201,19 +284,29 @@ on_record(int terminator, void *arg)
 	lf_of_crlf = (terminator == '\n' && reader->after_cr &&
 				  reader->current.nfields == 0);
 
-	if (reader->current.nfields > 0 && !reader->out_of_memory)
-	{
-		if (ensure_capacity((void **) &reader->records, &reader->records_cap,
-							reader->nrecords + 1, sizeof(BatchRecord)))
-			reader->records[reader->nrecords++] = reader->current;
-		else
-			reader->out_of_memory = true;
-	}
+	/* after a record too long to go on, nothing more is handed out */
+	if (reader->record_too_long)
+		;
+	else if (reader->current.too_long)
+		end_long_record(reader);
+	else if (reader->current.nfields > 0 && !reader->out_of_memory)
+		push_record(reader);
 
 	reader->after_cr = (terminator == '\r');
 	if ((terminator == '\n' || terminator == '\r') && !lf_of_crlf)
 		reader->line++;
 	start_record(reader);
+}
+
+static void
+set_up_parser(CsvReader *reader, char delimiter, char quote)
+{
+	csv_init(&reader->parser, CSV_STRICT | CSV_STRICT_FINI |
+			 CSV_EMPTY_IS_NULL | CSV_REPALL_NL);
+	csv_set_delim(&reader->parser, (unsigned char) delimiter);
+	csv_set_quote(&reader->parser, (unsigned char) quote);
+	csv_set_space_func(&reader->parser, no_space_chars);
+	csv_set_realloc_func(&reader->parser, limited_realloc);
 }
 
 CsvReader *
@@ -223,15 +316,8 @@ csv_reader_create(char delimiter, char quote, bool strip_utf8_bom)
 
 	if (reader == NULL)
 		return NULL;
-	if (csv_init(&reader->parser, CSV_STRICT | CSV_STRICT_FINI |
-				 CSV_EMPTY_IS_NULL | CSV_REPALL_NL) != 0)
-	{
-		free(reader);
-		return NULL;
-	}
-	csv_set_delim(&reader->parser, (unsigned char) delimiter);
-	csv_set_quote(&reader->parser, (unsigned char) quote);
-	csv_set_space_func(&reader->parser, no_space_chars);
+	set_up_parser(reader, delimiter, quote);
+	reader->max_record_bytes = SIZE_MAX;
 	reader->keep_all = true;
 	reader->line = 1;
 	reader->bom_pending = strip_utf8_bom;
@@ -283,6 +369,19 @@ move_to_front(void *array, size_t from, size_t end, size_t elem_size)
 {
 	if (from > 0 && end > from)
 		memmove(array, (char *) array + from * elem_size, (end - from) * elem_size);
+}
+
+/*
+ * No record may hold more than max_bytes of field data, nor make the reader
+ * allocate more than that for it.  A longer one stops the reader
+ * (CSV_READER_RECORD_TOO_LONG), or with skip_longer is handed out as a
+ * record with too_long set and no fields, and reading goes on after it.
+ */
+void
+csv_reader_limit_record(CsvReader *reader, size_t max_bytes, bool skip_longer)
+{
+	reader->max_record_bytes = max_bytes;
+	reader->skip_long_records = skip_longer;
 }
 
 /*
@@ -346,22 +445,127 @@ grow_parser_buffer(CsvReader *reader)
 	csv_set_blk_size(&reader->parser, block > MIN_PARSER_BLOCK ? block : MIN_PARSER_BLOCK);
 }
 
+/*
+ * Skip the rest of a record whose one field outgrew the limit, from where
+ * libcsv stopped, following quotes as libcsv would; then restart libcsv
+ * after it.  Returns how many bytes of data it consumed; the skip may go on
+ * into the next chunk.
+ */
+static size_t
+skip_long_record(CsvReader *reader, const char *data, size_t len)
+{
+	unsigned char delim = reader->parser.delim_char;
+	unsigned char quote = reader->parser.quote_char;
+	size_t		pos = 0;
+
+	while (pos < len)
+	{
+		unsigned char c = (unsigned char) data[pos++];
+		bool		newline = (c == '\n' || c == '\r');
+
+		if (c == '\n')
+			reader->line++;
+		switch (reader->skip_state)
+		{
+			case SKIP_QUOTED:
+				if (c == quote)
+					reader->skip_state = SKIP_AFTER_QUOTE;
+				continue;
+			case SKIP_AFTER_QUOTE:
+				if (c == quote)
+				{
+					reader->skip_state = SKIP_QUOTED;	/* an escaped quote */
+					continue;
+				}
+				break;
+			case SKIP_FIELD_START:
+				if (c == quote)
+				{
+					reader->skip_state = SKIP_QUOTED;
+					continue;
+				}
+				break;
+			case SKIP_UNQUOTED:
+			case SKIP_NONE:
+				break;
+		}
+		if (newline)
+		{
+			/* the record ends: restart libcsv on a clean state */
+			reader->skip_state = SKIP_NONE;
+			csv_free(&reader->parser);
+			set_up_parser(reader, (char) delim, (char) quote);
+			end_long_record(reader);
+			reader->after_cr = (c == '\r');
+			start_record(reader);
+			return pos;
+		}
+		reader->skip_state = (c == delim) ? SKIP_FIELD_START : SKIP_UNQUOTED;
+	}
+	return pos;
+}
+
+/* Where in its field libcsv stopped, as a SkipState. */
+static SkipState
+skip_state_of_parser(const struct csv_parser *parser)
+{
+	if (parser->pstate == LIBCSV_FIELD_MIGHT_HAVE_ENDED)
+		return SKIP_AFTER_QUOTE;
+	if (parser->pstate == LIBCSV_FIELD_BEGUN && parser->quoted)
+		return SKIP_QUOTED;
+	return SKIP_UNQUOTED;
+}
+
 static CsvReaderStatus
 parse_bytes(CsvReader *reader, const char *data, size_t len)
 {
 	size_t		parsed;
 
-	grow_parser_buffer(reader);
-	parsed = csv_parse(&reader->parser, data, len, on_field, on_record, reader);
-	if (reader->out_of_memory)
-		return CSV_READER_OUT_OF_MEMORY;
-	if (parsed == len)
-		return CSV_READER_OK;
-	if (csv_error(&reader->parser) != CSV_EPARSE)
-		return CSV_READER_OUT_OF_MEMORY;
-	/* libcsv leaves the state of the offending field in place */
-	return reader->parser.quoted ? CSV_READER_TEXT_AFTER_CLOSING_QUOTE
-		: CSV_READER_QUOTE_IN_UNQUOTED_FIELD;
+	while (len > 0)
+	{
+		if (reader->skip_state != SKIP_NONE)
+		{
+			parsed = skip_long_record(reader, data, len);
+			data += parsed;
+			len -= parsed;
+			continue;
+		}
+
+		grow_parser_buffer(reader);
+		field_buffer_limit = reader->max_record_bytes;
+		field_buffer_limit_hit = false;
+		parsed = csv_parse(&reader->parser, data, len, on_field, on_record, reader);
+		field_buffer_limit = SIZE_MAX;
+
+		if (reader->out_of_memory)
+			return CSV_READER_OUT_OF_MEMORY;
+		if (reader->record_too_long)
+			return CSV_READER_RECORD_TOO_LONG;
+		if (parsed == len)
+			return CSV_READER_OK;
+		if (csv_error(&reader->parser) == CSV_EPARSE)
+		{
+			/* libcsv leaves the state of the offending field in place */
+			return reader->parser.quoted ? CSV_READER_TEXT_AFTER_CLOSING_QUOTE
+				: CSV_READER_QUOTE_IN_UNQUOTED_FIELD;
+		}
+		if (!field_buffer_limit_hit)
+			return CSV_READER_OUT_OF_MEMORY;
+		if (!reader->skip_long_records)
+			return CSV_READER_RECORD_TOO_LONG;
+
+		/*
+		 * One field is longer than a record may be: skip its record.  The
+		 * line breaks in what libcsv holds of the field still count.
+		 */
+		count_newlines(reader, (const char *) reader->parser.entry_buf,
+					   reader->parser.entry_pos);
+		reader->current.too_long = true;
+		reader->skip_state = skip_state_of_parser(&reader->parser);
+		data += parsed;
+		len -= parsed;
+	}
+	return CSV_READER_OK;
 }
 
 /*
@@ -417,8 +621,19 @@ csv_reader_finish(CsvReader *reader)
 		if (status != CSV_READER_OK)
 			return status;
 	}
+	if (reader->skip_state != SKIP_NONE)
+	{
+		/* the data ended inside the long record being skipped */
+		if (reader->skip_state == SKIP_QUOTED)
+			return CSV_READER_UNTERMINATED_QUOTE;
+		reader->skip_state = SKIP_NONE;
+		end_long_record(reader);
+		return reader->out_of_memory ? CSV_READER_OUT_OF_MEMORY : CSV_READER_OK;
+	}
 	if (csv_fini(&reader->parser, on_field, on_record, reader) != 0)
 		return CSV_READER_UNTERMINATED_QUOTE;
+	if (reader->record_too_long)
+		return CSV_READER_RECORD_TOO_LONG;
 	return reader->out_of_memory ? CSV_READER_OUT_OF_MEMORY : CSV_READER_OK;
 }
 
@@ -442,17 +657,23 @@ csv_reader_next(CsvReader *reader, CsvRecord *record)
 			: reader->bytes + reader->offsets[i];
 
 	record->line = batch_record->line;
+	record->too_long = batch_record->too_long;
 	record->nfields = batch_record->nfields;
 	record->nkept = batch_record->nkept;
-	record->fields = reader->fields + batch_record->first_field;
+	/* fields may still be unallocated when no record kept a field */
+	record->fields = batch_record->nkept > 0
+		? reader->fields + batch_record->first_field : NULL;
 	return true;
 }
 
-/* The line on which the record being assembled (or the next one) starts. */
+/*
+ * The line on which the record being assembled (or the next one) starts, or
+ * the record that was too long.
+ */
 uint64_t
 csv_reader_current_line(const CsvReader *reader)
 {
-	return reader->current.line;
+	return reader->record_too_long ? reader->long_record_line : reader->current.line;
 }
 
 const char *
@@ -470,6 +691,8 @@ csv_reader_status_message(CsvReaderStatus status)
 			return "unexpected character after a closing quote";
 		case CSV_READER_UNTERMINATED_QUOTE:
 			return "unterminated quoted field at end of data";
+		case CSV_READER_RECORD_TOO_LONG:
+			return "record longer than max_record_bytes";
 	}
 	return "unknown error";
 }

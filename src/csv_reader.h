@@ -21,7 +21,8 @@ typedef enum CsvReaderStatus
 	CSV_READER_OUT_OF_MEMORY,
 	CSV_READER_QUOTE_IN_UNQUOTED_FIELD,
 	CSV_READER_TEXT_AFTER_CLOSING_QUOTE,
-	CSV_READER_UNTERMINATED_QUOTE
+	CSV_READER_UNTERMINATED_QUOTE,
+	CSV_READER_RECORD_TOO_LONG
 } CsvReaderStatus;
 
 /* One field of a record, as handed out by csv_reader_next(). */
@@ -36,6 +37,7 @@ typedef struct CsvField
 typedef struct CsvRecord
 {
 	uint64_t	line;			/* physical line the record starts on, 1-based */
+	bool		too_long;		/* over the byte limit and skipped: no fields */
 	int			nfields;		/* fields in the record, kept or not */
 	int			nkept;			/* entries in fields[] */
 	const CsvField *fields;		/* only the fields the caller asked to keep */
@@ -44,6 +46,7 @@ typedef struct CsvRecord
 extern CsvReader *csv_reader_create(char delimiter, char quote, bool strip_utf8_bom);
 extern void csv_reader_destroy(CsvReader *reader);
 extern bool csv_reader_keep_fields(CsvReader *reader, const bool *keep, int nkeep);
+extern void csv_reader_limit_record(CsvReader *reader, size_t max_bytes, bool skip_longer);
 extern CsvReaderStatus csv_reader_feed(CsvReader *reader, const char *data, size_t len);
 extern CsvReaderStatus csv_reader_finish(CsvReader *reader);
 extern bool csv_reader_next(CsvReader *reader, CsvRecord *record);

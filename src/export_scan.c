@@ -9,9 +9,11 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "mb/pg_wchar.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 
 #include "csv_export_fdw.h"
 
@@ -49,6 +51,7 @@ struct ExportScan
 	uint64		bytes_of_done_passes;
 	int			requests_of_done_passes;
 	uint64		records_parsed;
+	uint64		rows_rejected;	/* on_error 'skip' */
 };
 
 /*
@@ -175,7 +178,9 @@ map_header(ExportScan *scan, const CsvRecord *header)
 
 	scan->nmapped_fields = header->nfields;
 	scan->expected_fields = header->nfields;
-	record_stream_keep_fields(scan->stream, keep, header->nfields);
+	/* a rejected row is shown whole, so skipping keeps every field */
+	if (!scan->options->on_error_skip)
+		record_stream_keep_fields(scan->stream, keep, header->nfields);
 	pfree(keep);
 	pfree(missing.data);
 	MemoryContextSwitchTo(oldcxt);
@@ -211,9 +216,71 @@ static void
 expect_header(ExportScan *scan)
 {
 	scan->header_pending = scan->options->header;
-	if (!scan->options->header)
+	if (!scan->options->header && !scan->options->on_error_skip)
 		record_stream_keep_fields(scan->stream, scan->fields_to_keep,
 								  scan->nmapped_fields);
+}
+
+/*
+ * Skip a bad row (on_error 'skip'): record it in csv_export.rejects, and
+ * stop when there are more than reject_limit.
+ */
+static void
+reject_row(ExportScan *scan, const CsvRecord *record, const char *column,
+		   const char *error)
+{
+	rejects_insert(RelationGetRelid(scan->rel), scan->display_url, record->line,
+				   column, error,
+				   record->too_long ? NULL
+				   : rejects_record_text(record, scan->options->delimiter,
+										 scan->options->quote));
+	scan->rows_rejected++;
+	if (scan->options->reject_limit >= 0 &&
+		scan->rows_rejected > (uint64) scan->options->reject_limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("more than reject_limit (%lld) rows of foreign table \"%s\" were rejected",
+						(long long) scan->options->reject_limit,
+						RelationGetRelationName(scan->rel)),
+				 errdetail("The last one: %s", error)));
+}
+
+static void
+report_rejects(ExportScan *scan)
+{
+	if (scan->rows_rejected > 0)
+		ereport(NOTICE,
+				(errmsg("%llu rows of foreign table \"%s\" were skipped",
+						(unsigned long long) scan->rows_rejected,
+						RelationGetRelationName(scan->rel)),
+				 errdetail("They are recorded in csv_export.rejects.")));
+}
+
+/*
+ * Whether a record has the shape of a row; if not, ERROR, or with
+ * on_error 'skip' reject it and return false.
+ */
+static bool
+check_record_shape(ExportScan *scan, const CsvRecord *record)
+{
+	char	   *problem;
+
+	if (record->too_long)
+		problem = psprintf("record is longer than max_record_bytes (%lld bytes)",
+						   (long long) scan->options->max_record_bytes);
+	else if (record->nfields != scan->expected_fields)
+		problem = psprintf("record has %d fields but %s %d", record->nfields,
+						   scan->options->header ? "the header has" : "the foreign table has",
+						   scan->expected_fields);
+	else
+		return true;
+
+	if (!scan->options->on_error_skip)
+		ereport(ERROR,
+				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+				 errmsg_internal("%s", problem)));
+	reject_row(scan, record, NULL, problem);
+	return false;
 }
 
 /* The next data record of the export, false at its end. */
@@ -239,14 +306,8 @@ next_record(ExportScan *scan, CsvRecord *record)
 			continue;
 		}
 		scan->records_parsed++;
-		if (record->nfields != scan->expected_fields)
-			ereport(ERROR,
-					(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
-					 errmsg("record has %d fields but %s %d",
-							record->nfields,
-							scan->options->header ? "the header has" : "the foreign table has",
-							scan->expected_fields)));
-		return true;
+		if (check_record_shape(scan, record))
+			return true;
 	}
 }
 
@@ -263,13 +324,76 @@ convert_record(ExportScan *scan, const CsvRecord *record, Datum *values, bool *i
 			? scan->field_to_att[field->number] : -1;
 
 		if (att < 0)
+		{
+			/* skipping checks every field: a bad byte anywhere rejects the row */
+			if (scan->options->on_error_skip)
+				(void) value_converter_to_server(scan->converter, field->value, field->len);
 			continue;
+		}
 		scan->current_column = scan->header_names[att];
 		scan->current_value = field->value;
 		values[att] = value_converter_datum(scan->converter, att, field->value,
 											field->len, field->is_null, &isnull[att]);
 	}
 	scan->current_column = NULL;
+}
+
+/*
+ * Errors a bad value can raise, which on_error 'skip' turns into a rejected
+ * row: data exceptions (class 22: syntax, range, encoding) and integrity
+ * violations (class 23: a domain's CHECK).  Anything else, a cancel above
+ * all, still ends the scan.
+ */
+static bool
+is_bad_value_error(int sqlerrcode)
+{
+	int			class = ERRCODE_TO_CATEGORY(sqlerrcode);
+
+	return class == ERRCODE_DATA_EXCEPTION ||
+		class == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION;
+}
+
+/*
+ * convert_record() for on_error 'skip': each row in a subtransaction of its
+ * own, as an input function's ERROR may leave anything behind.  Returns
+ * false if the row was rejected.
+ */
+static bool
+convert_or_reject(ExportScan *scan, const CsvRecord *record, Datum *values, bool *isnull)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile error = NULL;
+	const char *column;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		convert_record(scan, record, values, isnull);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		error = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (!is_bad_value_error(error->sqlerrcode))
+			ReThrowError(error);
+	}
+	PG_END_TRY();
+	if (error == NULL)
+		return true;
+
+	column = scan->current_column;
+	scan->current_column = NULL;
+	reject_row(scan, record, column, error->message);
+	return false;
 }
 
 /*
@@ -299,11 +423,20 @@ export_scan_next(ExportScan *scan, Datum *values, bool *isnull)
 		expect_header(scan);
 	}
 
-	found = next_record(scan, &record);
-	if (found)
+	for (;;)
 	{
-		convert_record(scan, &record, values, isnull);
+		found = next_record(scan, &record);
+		if (!found)
+		{
+			report_rejects(scan);
+			break;
+		}
+		if (!scan->options->on_error_skip)
+			convert_record(scan, &record, values, isnull);
+		else if (!convert_or_reject(scan, &record, values, isnull))
+			continue;
 		scan->rows_returned++;
+		break;
 	}
 
 	error_context_stack = errcallback.previous;
@@ -337,7 +470,12 @@ export_scan_begin(Relation rel, const CsvExportOptions *options, const char *url
 	{
 		Form_pg_attribute attr = TupleDescAttr(scan->tupdesc, i);
 
-		scan->needed[i] = needed ? needed[i] : !attr->attisdropped;
+		/*
+		 * Skipping converts every column, so that which rows are rejected
+		 * does not depend on what a query reads.
+		 */
+		scan->needed[i] = (needed && !options->on_error_skip) ? needed[i]
+			: !attr->attisdropped;
 		if (!attr->attisdropped)
 			scan->header_names[i] = csv_export_column_header_name(relid, attr);
 	}

@@ -19,6 +19,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/memutils.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/varlena.h"
@@ -71,6 +72,11 @@ static const CsvExportOption valid_options[] = {
 
 	/* planner's row estimate when the table has not been analyzed */
 	{"expected_rows", ForeignTableRelationId},
+
+	/* bad rows */
+	{"on_error", ForeignTableRelationId},
+	{"reject_limit", ForeignTableRelationId},
+	{"max_record_bytes", ForeignTableRelationId},
 
 	/* CSV format */
 	{"delimiter", ForeignTableRelationId},
@@ -192,6 +198,8 @@ static const IntegerOption integer_options[] = {
 	{"max_redirects", 0, 50},
 	{"max_bytes", 0, PG_INT64_MAX},
 	{"expected_rows", 0, PG_INT64_MAX},
+	{"reject_limit", 0, PG_INT64_MAX},
+	{"max_record_bytes", 1, MaxAllocSize},
 	{"sample_rows", 1, 1000000},
 	{NULL, 0, 0}
 };
@@ -321,6 +329,14 @@ check_option_value(DefElem *def)
 	}
 	else if (strcmp(name, "headers") == 0)
 		check_headers(value);
+	else if (strcmp(name, "on_error") == 0)
+	{
+		if (strcmp(value, "stop") != 0 && strcmp(value, "skip") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for option \"on_error\": \"%s\"", value),
+					 errhint("Valid values are \"stop\" and \"skip\".")));
+	}
 	else if (strcmp(name, "bearer_token") == 0 || strcmp(name, "username") == 0 ||
 			 strcmp(name, "password") == 0 || strcmp(name, "user_agent") == 0)
 		check_no_newlines(name, value);
@@ -380,6 +396,12 @@ check_table_options(List *options)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("either \"url\" or \"path\" is required for a csv_export_fdw foreign table")));
+	if (find_option(options, "reject_limit") &&
+		!(find_option(options, "on_error") &&
+		  strcmp(defGetString(find_option(options, "on_error")), "skip") == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("option \"reject_limit\" needs on_error 'skip'")));
 	if (strcmp(delimiter ? defGetString(delimiter) : ",",
 			   quote ? defGetString(quote) : "\"") == 0)
 		ereport(ERROR,
@@ -591,9 +613,12 @@ csv_export_resolve_options(ForeignServer *server, List *table_options, Oid useri
 		opts->null_string = defGetString(def);
 	if ((def = find_option(table_options, "encoding")) != NULL)
 		opts->encoding = pg_char_to_encoding(defGetString(def));
-	if ((def = find_option(table_options, "expected_rows")) != NULL)
-		opts->expected_rows = parse_integer_option(find_integer_option("expected_rows"),
-												   defGetString(def));
+	opts->expected_rows = csv_export_integer_option(table_options, "expected_rows", -1);
+	opts->on_error_skip = (def = find_option(table_options, "on_error")) != NULL &&
+		strcmp(defGetString(def), "skip") == 0;
+	opts->reject_limit = csv_export_integer_option(table_options, "reject_limit", -1);
+	opts->max_record_bytes = csv_export_integer_option(table_options, "max_record_bytes",
+													   DEFAULT_MAX_RECORD_BYTES);
 	return opts;
 }
 

@@ -51,6 +51,8 @@ start_reader(RecordStream *stream)
 	release->func = release_reader;
 	release->arg = stream->reader;
 	MemoryContextRegisterResetCallback(stream->cxt, release);
+	csv_reader_limit_record(stream->reader, (size_t) stream->options->max_record_bytes,
+							stream->options->on_error_skip);
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -100,6 +102,12 @@ report_csv_error(RecordStream *stream, CsvReaderStatus status)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while parsing CSV")));
+	if (status == CSV_READER_RECORD_TOO_LONG)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("CSV record is longer than max_record_bytes (%lld bytes)",
+						(long long) stream->options->max_record_bytes),
+				 errhint("Raise the table option max_record_bytes, or skip such rows with on_error 'skip'.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
 			 errmsg("malformed CSV: %s", csv_reader_status_message(status))));

@@ -23,36 +23,53 @@ typedef struct TestCase
 	int			nkeep;
 	const char *expected;		/* dump of the records, see dump_record() */
 	CsvReaderStatus expected_status;
+	size_t		max_record_bytes;	/* 0: no limit */
+	bool		skip_long;
 } TestCase;
 
 static const bool keep_second[] = {false, true};
 
 static const TestCase cases[] = {
-	{"simple", "a,b\n1,2\n", 0, NULL, 0, "1:[a|b] 2:[1|2] ", CSV_READER_OK},
-	{"crlf records", "a,b\r\n1,2\r\n", 0, NULL, 0, "1:[a|b] 2:[1|2] ", CSV_READER_OK},
-	{"cr records", "a,b\r1,2\r", 0, NULL, 0, "1:[a|b] 2:[1|2] ", CSV_READER_OK},
-	{"no final newline", "a,b\n1,2", 0, NULL, 0, "1:[a|b] 2:[1|2] ", CSV_READER_OK},
+	{"simple", "a,b\n1,2\n", 0, NULL, 0, "1:[a|b] 2:[1|2] ", CSV_READER_OK, 0, false},
+	{"crlf records", "a,b\r\n1,2\r\n", 0, NULL, 0, "1:[a|b] 2:[1|2] ", CSV_READER_OK, 0, false},
+	{"cr records", "a,b\r1,2\r", 0, NULL, 0, "1:[a|b] 2:[1|2] ", CSV_READER_OK, 0, false},
+	{"no final newline", "a,b\n1,2", 0, NULL, 0, "1:[a|b] 2:[1|2] ", CSV_READER_OK, 0, false},
 	{"quoted delimiter and escapes", "\"x,y\",\"say \"\"hi\"\"\"\n", 0, NULL, 0,
-	"1:[x,y|say \"hi\"] ", CSV_READER_OK},
+	"1:[x,y|say \"hi\"] ", CSV_READER_OK, 0, false},
 	{"newlines in quotes count as lines", "\"a\nb\",c\n\"d\r\ne\",f\ng,h\n", 0, NULL, 0,
-	"1:[a\nb|c] 3:[d\r\ne|f] 5:[g|h] ", CSV_READER_OK},
+	"1:[a\nb|c] 3:[d\r\ne|f] 5:[g|h] ", CSV_READER_OK, 0, false},
 	{"empty unquoted is null, quoted is empty", ",\"\",x\n", 0, NULL, 0,
-	"1:[<NULL>||x] ", CSV_READER_OK},
-	{"trailing delimiter gives a null field", "a,\n", 0, NULL, 0, "1:[a|<NULL>] ", CSV_READER_OK},
-	{"spaces are data", " a , b \n", 0, NULL, 0, "1:[ a | b ] ", CSV_READER_OK},
+	"1:[<NULL>||x] ", CSV_READER_OK, 0, false},
+	{"trailing delimiter gives a null field", "a,\n", 0, NULL, 0, "1:[a|<NULL>] ", CSV_READER_OK, 0, false},
+	{"spaces are data", " a , b \n", 0, NULL, 0, "1:[ a | b ] ", CSV_READER_OK, 0, false},
 	{"blank lines skipped but counted", "a\n\n\nb\r\n\r\nc\n", 0, NULL, 0,
-	"1:[a] 4:[b] 6:[c] ", CSV_READER_OK},
-	{"utf-8 bom dropped", "\xEF\xBB\xBFid,x\n1,2\n", 0, NULL, 0, "1:[id|x] 2:[1|2] ", CSV_READER_OK},
-	{"partial bom is data", "\xEF\xBBid\n", 0, NULL, 0, "1:[\xEF\xBBid] ", CSV_READER_OK},
-	{"stream shorter than a bom", "\xEF\xBB", 0, NULL, 0, "1:[\xEF\xBB] ", CSV_READER_OK},
-	{"empty stream", "", 0, NULL, 0, "", CSV_READER_OK},
-	{"nul byte kept in value", "a\0b,c\n", 6, NULL, 0, "1:[a?b|c] ", CSV_READER_OK},
-	{"kept fields only", "a,b,c\n1,2,3\n", 0, keep_second, 2, "1:[#1=b] 2:[#1=2] ", CSV_READER_OK},
-	{"no fields kept still counts", "a,b\n1,2,3\n", 0, keep_second, 0, "1:{2} 2:{3} ", CSV_READER_OK},
-	{"long field", NULL, 0, NULL, 0, NULL, CSV_READER_OK},
-	{"unterminated quote", "a\n\"open\n", 0, NULL, 0, "1:[a] ", CSV_READER_UNTERMINATED_QUOTE},
-	{"quote in unquoted field", "a\nb\"c\n", 0, NULL, 0, "1:[a] ", CSV_READER_QUOTE_IN_UNQUOTED_FIELD},
-	{"text after closing quote", "\"a\"b\n", 0, NULL, 0, "", CSV_READER_TEXT_AFTER_CLOSING_QUOTE},
+	"1:[a] 4:[b] 6:[c] ", CSV_READER_OK, 0, false},
+	{"utf-8 bom dropped", "\xEF\xBB\xBFid,x\n1,2\n", 0, NULL, 0, "1:[id|x] 2:[1|2] ", CSV_READER_OK, 0, false},
+	{"partial bom is data", "\xEF\xBBid\n", 0, NULL, 0, "1:[\xEF\xBBid] ", CSV_READER_OK, 0, false},
+	{"stream shorter than a bom", "\xEF\xBB", 0, NULL, 0, "1:[\xEF\xBB] ", CSV_READER_OK, 0, false},
+	{"empty stream", "", 0, NULL, 0, "", CSV_READER_OK, 0, false},
+	{"nul byte kept in value", "a\0b,c\n", 6, NULL, 0, "1:[a?b|c] ", CSV_READER_OK, 0, false},
+	{"kept fields only", "a,b,c\n1,2,3\n", 0, keep_second, 2, "1:[#1=b] 2:[#1=2] ", CSV_READER_OK, 0, false},
+	{"no fields kept still counts", "a,b\n1,2,3\n", 0, keep_second, 0, "1:{2} 2:{3} ", CSV_READER_OK, 0, false},
+	{"long field", NULL, 0, NULL, 0, NULL, CSV_READER_OK, 0, false},
+	{"unterminated quote", "a\n\"open\n", 0, NULL, 0, "1:[a] ", CSV_READER_UNTERMINATED_QUOTE, 0, false},
+	{"quote in unquoted field", "a\nb\"c\n", 0, NULL, 0, "1:[a] ", CSV_READER_QUOTE_IN_UNQUOTED_FIELD, 0, false},
+	{"text after closing quote", "\"a\"b\n", 0, NULL, 0, "", CSV_READER_TEXT_AFTER_CLOSING_QUOTE, 0, false},
+	/* records over a limit of 8 bytes of field data */
+	{"long record stops", "a,b\n1234,56789\nc,d\n", 0, NULL, 0, "1:[a|b] ",
+	CSV_READER_RECORD_TOO_LONG, 8, false},
+	{"long record of short fields skipped", "a,b\n1234,56789\nc,d\n", 0, NULL, 0,
+	"1:[a|b] 2:<too long> 3:[c|d] ", CSV_READER_OK, 8, true},
+	{"long quoted field skipped", "a,b\n\"12\n34\"\"56,78\",x\ny,\"z\"\r\nc,d",
+	0, NULL, 0, "1:[a|b] 2:<too long> 4:[y|z] 5:[c|d] ", CSV_READER_OK, 8, true},
+	{"long unquoted field skipped", "a,b\n123456789012,x,\"q\"\"\"\nc,d\n", 0, NULL, 0,
+	"1:[a|b] 2:<too long> 3:[c|d] ", CSV_READER_OK, 8, true},
+	{"long field at end of data", "a,b\n123456789012", 0, NULL, 0,
+	"1:[a|b] 2:<too long> ", CSV_READER_OK, 8, true},
+	{"unterminated quote in a skipped record", "a,b\n\"123456789012\n", 0, NULL, 0,
+	"1:[a|b] ", CSV_READER_UNTERMINATED_QUOTE, 8, true},
+	{"record exactly at the limit", "1234,5678\n", 0, NULL, 0, "1:[1234|5678] ",
+	CSV_READER_OK, 8, true},
 };
 
 typedef struct Buffer
@@ -93,6 +110,12 @@ dump_record(Buffer *out, const CsvRecord *record, bool numbered)
 	char		prefix[64];
 	int			i;
 
+	if (record->too_long)
+	{
+		snprintf(prefix, sizeof(prefix), "%llu:<too long> ", (unsigned long long) record->line);
+		append_str(out, prefix);
+		return;
+	}
 	if (record->nkept == 0)
 	{
 		snprintf(prefix, sizeof(prefix), "%llu:{%d} ",
@@ -144,6 +167,8 @@ parse_in_chunks(const TestCase *tc, const char *input, size_t len,
 		abort();
 	if (tc->keep && !csv_reader_keep_fields(reader, tc->keep, tc->nkeep))
 		abort();
+	if (tc->max_record_bytes)
+		csv_reader_limit_record(reader, tc->max_record_bytes, tc->skip_long);
 	out->len = 0;
 	append_str(out, "");
 	while (pos < len && status == CSV_READER_OK)

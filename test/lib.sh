@@ -14,8 +14,10 @@ chmod 755 "$WORK_DIR"
 
 DEBIAN_PACKAGES=(
 	build-essential
+	clang
 	curl
 	libcsv-dev
+	libclang-rt-14-dev
 	libcurl4-openssl-dev
 	openssl
 	postgresql-$PG_VERSION

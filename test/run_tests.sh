@@ -28,6 +28,16 @@ gcc -Wall -Wextra -Werror -g -fsanitize=address,undefined -fno-sanitize-recover=
 "$WORK_DIR/csv_reader_test" | tee "$WORK_DIR/csv_reader_test.out" || true
 add_counts "$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$WORK_DIR/csv_reader_test.out" || echo '0 passed, 1 failed')"
 
+log "fuzzing the CSV reader for ${FUZZ_SECONDS:-20} s (libFuzzer), then replaying kept crash inputs"
+if make -C "$PROJECT_DIR" -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}" >"$WORK_DIR/fuzz.log" 2>&1; then
+	echo "fuzz csv_reader                                        ok"
+	passed=$((passed + 1))
+else
+	tail -n 30 "$WORK_DIR/fuzz.log"
+	echo "fuzz csv_reader                                        FAILED"
+	failed=$((failed + 1))
+fi
+
 start_mock_api
 start_cluster
 

@@ -1,0 +1,110 @@
+--
+-- Bad rows: stop (the default), or skip them into csv_export.rejects,
+-- bounded by reject_limit; records longer than max_record_bytes.
+--
+SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
+
+CREATE SERVER bad_api FOREIGN DATA WRAPPER csv_export_fdw
+  OPTIONS (base_url 'http://127.0.0.1:5001/fixtures');
+-- what was rejected, without the times
+CREATE VIEW rejected AS
+  SELECT foreign_table, url, line, column_name, error, raw_record
+    FROM csv_export.rejects ORDER BY reject_id;
+
+-- stop: the first bad row ends the scan
+CREATE FOREIGN TABLE strict_rows (id int, name text, ts timestamptz) SERVER bad_api
+  OPTIONS (path 'bad_rows.csv');
+SELECT * FROM strict_rows;
+
+-- skip: the good rows, a NOTICE, and every bad row recorded: a value its
+-- type rejects (with the column), a wrong field count, a byte invalid in
+-- the encoding (in any column)
+CREATE FOREIGN TABLE lenient_rows (id int, name text, ts timestamptz) SERVER bad_api
+  OPTIONS (path 'bad_rows.csv', on_error 'skip');
+SELECT id, left(name, 20) AS name, ts FROM lenient_rows;
+SELECT * FROM rejected;
+-- the same rows, whatever the query reads
+SELECT count(*) FROM lenient_rows;
+SELECT count(*) FROM csv_export.rejects;
+DELETE FROM csv_export.rejects;
+
+-- rejects belong to the scan's transaction
+BEGIN;
+SELECT count(*) FROM lenient_rows;
+ROLLBACK;
+SELECT count(*) FROM csv_export.rejects;
+
+-- reject_limit: more skipped rows than that is an ERROR (and the rejects
+-- go with it)
+ALTER FOREIGN TABLE lenient_rows OPTIONS (ADD reject_limit '3');
+SELECT count(*) FROM lenient_rows;
+SELECT count(*) FROM csv_export.rejects;
+ALTER FOREIGN TABLE lenient_rows OPTIONS (SET reject_limit '5');
+SELECT count(*) FROM lenient_rows;
+DELETE FROM csv_export.rejects;
+ALTER FOREIGN TABLE strict_rows OPTIONS (ADD reject_limit '3');
+
+-- records longer than max_record_bytes: an ERROR, or skipped; the parser
+-- never holds more than that of one record
+ALTER FOREIGN TABLE strict_rows OPTIONS (ADD max_record_bytes '200');
+SELECT id FROM strict_rows WHERE id < 2;
+SELECT count(*) FROM strict_rows;
+ALTER FOREIGN TABLE lenient_rows OPTIONS (DROP reject_limit, ADD max_record_bytes '200');
+SELECT id FROM lenient_rows;
+SELECT line, error, raw_record IS NULL AS raw_dropped FROM rejected
+  WHERE error LIKE 'record is longer%';
+DELETE FROM csv_export.rejects;
+ALTER FOREIGN TABLE lenient_rows OPTIONS (SET max_record_bytes '0');
+ALTER FOREIGN TABLE lenient_rows OPTIONS (SET on_error 'ignore');
+
+-- an unterminated quote at the end stays an ERROR: the rest cannot be trusted
+CREATE FOREIGN TABLE unterminated_rows (id int, label text) SERVER bad_api
+  OPTIONS (path 'unterminated.csv', on_error 'skip');
+SELECT * FROM unterminated_rows;
+-- so does malformed CSV
+CREATE FOREIGN TABLE stray_quote_rows (id int, label text) SERVER bad_api
+  OPTIONS (path 'stray_quote.csv', on_error 'skip');
+SELECT * FROM stray_quote_rows;
+
+-- a role that may only read the foreign table still gets its rows
+-- skipped and recorded, and can be allowed to read the rejects
+CREATE ROLE rejects_reader;
+GRANT SELECT ON lenient_rows TO rejects_reader;
+GRANT USAGE ON SCHEMA csv_export TO rejects_reader;
+SET ROLE rejects_reader;
+SELECT count(*) FROM lenient_rows;
+SELECT count(*) FROM csv_export.rejects;
+RESET ROLE;
+GRANT SELECT ON csv_export.rejects TO rejects_reader;
+SET ROLE rejects_reader;
+SELECT count(*) FROM csv_export.rejects;
+RESET ROLE;
+DELETE FROM csv_export.rejects;
+
+-- a sync over a skipping table: its state counts the rejected rows, and
+-- the rejects stay with a sync that commits
+CREATE TABLE good_rows (id int PRIMARY KEY, name text, ts timestamptz);
+CALL csv_export.sync('lenient_rows', 'good_rows');
+SELECT id FROM good_rows ORDER BY id;
+SELECT last_status, last_rows_upserted, last_rows_rejected FROM csv_export.sync_state
+  WHERE target = 'good_rows'::regclass;
+SELECT rows_fetched, rows_upserted, rows_rejected FROM csv_export.sync_log
+  WHERE target = 'good_rows'::regclass;
+SELECT count(*) FROM csv_export.rejects;
+-- ... and go with one that fails
+ALTER FOREIGN TABLE lenient_rows OPTIONS (ADD reject_limit '1');
+CALL csv_export.sync('lenient_rows', 'good_rows');
+SELECT last_status, last_error, last_rows_rejected FROM csv_export.sync_state
+  WHERE target = 'good_rows'::regclass;
+SELECT count(*) FROM csv_export.rejects;
+
+DROP TABLE good_rows;
+DELETE FROM csv_export.sync_state;
+DELETE FROM csv_export.sync_log;
+DELETE FROM csv_export.rejects;
+DROP VIEW rejected;
+REVOKE ALL ON csv_export.rejects FROM rejects_reader;
+REVOKE USAGE ON SCHEMA csv_export FROM rejects_reader;
+DROP SERVER bad_api CASCADE;
+DROP ROLE rejects_reader;
