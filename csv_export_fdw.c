@@ -1,30 +1,33 @@
 /*
  * csv_export_fdw.c
- *		Foreign data wrapper for CSV exports served over HTTP.
+ *		Foreign data wrapper for CSV exports served over HTTP: the handler,
+ *		the validator and the FDW callbacks.
  *
- * A scan streams the export: body bytes from http.c are fed to the CSV
- * reader as they arrive, and each complete record becomes a tuple, so rows
- * come out while the transfer is still running and memory does not grow with
- * the size of the export.  This file wires the parts together and implements
- * the FDW callbacks; the parts themselves live in src/.
+ * A scan streams the export: body bytes from the HTTP transfer (src/http.c)
+ * are fed to the CSV reader (src/csv_reader.c) as they arrive
+ * (src/record_stream.c), and each complete record becomes a row
+ * (src/export_scan.c), so rows come out while the transfer is still running
+ * and memory does not grow with the size of the export.  Here: planning
+ * (estimates, which columns to convert, since_param pushdown), the scan
+ * node, ANALYZE and IMPORT FOREIGN SCHEMA.
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
 #include "access/reloptions.h"
 #include "access/table.h"
-#include "commands/vacuum.h"
 #include "commands/explain.h"
-#include "foreign/fdwapi.h"
+#include "commands/vacuum.h"
 #include "executor/executor.h"
+#include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/planmain.h"
-#include "optimizer/restrictinfo.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/restrictinfo.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -43,6 +46,7 @@ void		_PG_init(void);
 #define STARTUP_COST			1000.0
 /* Fetching and parsing a row costs this many times cpu_tuple_cost. */
 #define PARSE_COST_FACTOR		10.0
+
 /* Slots of ForeignScan.fdw_private */
 enum CsvExportScanPrivate
 {

@@ -89,4 +89,19 @@ SELECT * FROM blank_lines;
 CREATE FOREIGN TABLE cr_only (id int, label text) SERVER fixtures OPTIONS (path 'cr_only.csv');
 SELECT * FROM cr_only;
 
+-- timestamptz values in the common ISO 8601 UTC form take a fast path; it
+-- must give exactly what timestamptz_in gives, in any TimeZone and
+-- DateStyle, and leave every other form to timestamptz_in
+CREATE FOREIGN TABLE timestamps (raw text, ts timestamptz)
+  SERVER fixtures OPTIONS (path 'timestamps.csv');
+SET timezone = 'America/New_York';
+SET datestyle = 'Postgres, DMY';
+SELECT raw, ts, ts = raw::timestamptz AS same FROM timestamps;
+RESET datestyle;
+SET timezone = 'UTC';
+SELECT count(*) FILTER (WHERE ts = raw::timestamptz) AS same, count(*) FROM timestamps;
+CREATE FOREIGN TABLE timestamps_typmod (raw text, ts timestamptz(0))
+  SERVER fixtures OPTIONS (path 'timestamps.csv');
+SELECT count(*) FILTER (WHERE ts = raw::timestamptz(0)) AS same, count(*) FROM timestamps_typmod;
+
 DROP SERVER fixtures CASCADE;

@@ -26,6 +26,7 @@ typedef struct ColumnInput
 	FmgrInfo	function;
 	Oid			ioparam;
 	int32		typmod;
+	bool		utc_timestamp_fast_path;	/* timestamptz without typmod */
 } ColumnInput;
 
 struct ValueConverter
@@ -89,6 +90,8 @@ value_converter_create(TupleDesc tupdesc, int source_encoding, const char *null_
 		getTypeInputInfo(attr->atttypid, &function, &converter->columns[i].ioparam);
 		fmgr_info(function, &converter->columns[i].function);
 		converter->columns[i].typmod = attr->atttypmod;
+		converter->columns[i].utc_timestamp_fast_path =
+			(attr->atttypid == TIMESTAMPTZOID && attr->atttypmod < 0);
 	}
 	set_up_encoding(converter, source_encoding);
 	converter->null_string = null_string ? pstrdup(null_string) : NULL;
@@ -126,6 +129,80 @@ value_converter_to_server(ValueConverter *converter, const char *value, size_t l
 	return converted;
 }
 
+/* n decimal digits at s as a number, or -1 */
+static int
+parse_digits(const char *s, int n)
+{
+	int			value = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		value = value * 10 + (s[i] - '0');
+	}
+	return value;
+}
+
+/*
+ * The commonest timestamp of exports, "2024-12-01T10:15:30Z" (optionally
+ * with up to six fraction digits, a space for the T, or "+00:00"), parsed
+ * directly.  timestamptz_in costs about half a second per million values;
+ * this costs a tenth of that.  Anything else, including forms this could
+ * read but timestamptz_in would round or reject (a 60th second, more
+ * fraction digits), returns false and goes to timestamptz_in, so the
+ * result is always the one timestamptz_in gives: for a UTC time it depends
+ * on neither TimeZone nor DateStyle.
+ */
+static bool
+parse_iso_utc_timestamp(const char *s, size_t len, TimestampTz *result)
+{
+	int			year,
+				month,
+				day,
+				hour,
+				minute,
+				second;
+	int			usec = 0;
+	size_t		pos = 19;
+
+	if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') ||
+		s[13] != ':' || s[16] != ':')
+		return false;
+	year = parse_digits(s, 4);
+	month = parse_digits(s + 5, 2);
+	day = parse_digits(s + 8, 2);
+	hour = parse_digits(s + 11, 2);
+	minute = parse_digits(s + 14, 2);
+	second = parse_digits(s + 17, 2);
+	if (year < 1 || month < 1 || month > 12 || day < 1 ||
+		day > day_tab[isleap(year)][month - 1] ||
+		hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59)
+		return false;
+
+	if (s[pos] == '.')
+	{
+		int			digits = 0;
+
+		for (pos++; pos < len && s[pos] >= '0' && s[pos] <= '9'; pos++, digits++)
+			usec = usec * 10 + (s[pos] - '0');
+		if (digits == 0 || digits > 6)
+			return false;
+		for (; digits < 6; digits++)
+			usec *= 10;
+	}
+	if (!((len - pos == 1 && s[pos] == 'Z') ||
+		  (len - pos == 6 && strncmp(s + pos, "+00:00", 6) == 0) ||
+		  (len - pos == 3 && strncmp(s + pos, "+00", 3) == 0)))
+		return false;
+
+	*result = (TimestampTz) (date2j(year, month, day) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY +
+		(((int64) hour * MINS_PER_HOUR + minute) * SECS_PER_MINUTE + second) * USECS_PER_SEC +
+		usec;
+	return true;
+}
+
 /*
  * The value of attribute attindex for one CSV field.  unquoted_empty says
  * the field was empty and unquoted, which is NULL unless a null string is
@@ -149,6 +226,14 @@ value_converter_datum(ValueConverter *converter, int attindex,
 
 	*isnull = false;
 	text = value_converter_to_server(converter, value, len);
+	if (column->utc_timestamp_fast_path)
+	{
+		TimestampTz timestamp;
+
+		/* text is value itself unless converted, and then its length differs */
+		if (parse_iso_utc_timestamp(text, text == value ? len : strlen(text), &timestamp))
+			return TimestampTzGetDatum(timestamp);
+	}
 	return InputFunctionCall(&column->function, unconstify(char *, text),
 							 column->ioparam, column->typmod);
 }

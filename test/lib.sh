@@ -22,7 +22,6 @@ DEBIAN_PACKAGES=(
 	openssl
 	postgresql-$PG_VERSION
 	postgresql-$PG_VERSION-cron
-	postgresql-contrib-$PG_VERSION
 	postgresql-server-dev-$PG_VERSION
 	python3
 )

@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Deterministic user export for the benchmarks (same header and shape as
+the mock API's /export/csv, quoted fields with commas), written fast.
+
+  gen_users.py ROWS OUT.csv [--changed]
+
+--changed writes the same rows with every row changed (name and updatedAt),
+for the sync benchmark's "every row changed" case.
+"""
+import datetime
+import random
+import sys
+
+FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken",
+         "Margaret", "Dennis", "Radia", "John", "Sophie", "Tim", "Hedy", "Linus"]
+LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen",
+        "Thompson", "Hamilton", "Ritchie", "Perlman", "McCarthy", "Wilson", "Berners-Lee"]
+STREETS = ["Main St", "Oak Ave", "Elm Rd", "Pine Ln", "Maple Dr", "Cedar Ct"]
+CITIES = ["Springfield, IL 62704", "Portland, OR 97201", "Austin, TX 73301",
+          "Boston, MA 02108", "Denver, CO 80202"]
+COMPANIES = ['"Acme, Inc."', "Globex", "Initech", "Umbrella Corp", "Hooli",
+             "Vandelay Industries", '"Stark ""Industries"""', "Wayne Enterprises"]
+JOBS = ["Engineer", "Data Analyst", "Product Manager", '"""Chief"" Officer"',
+        "Designer", '"Support, Tier 2"', "Accountant"]
+EPOCH = datetime.datetime(2024, 12, 1, 10, 15, 30)
+
+
+def main():
+    rows, out = int(sys.argv[1]), sys.argv[2]
+    changed = "--changed" in sys.argv
+    rnd = random.Random(42)
+    day = datetime.timedelta(days=1 if changed else 0)
+    with open(out, "w", buffering=1 << 20) as f:
+        f.write("id,name,email,address,company,job,updatedAt,createdAt\n")
+        lines = []
+        for i in range(1, rows + 1):
+            first, last = FIRST[rnd.randrange(16)], LAST[rnd.randrange(14)]
+            name = f"{first} {last} v2" if changed else f"{first} {last}"
+            address = f'"{rnd.randrange(1, 9999)} {STREETS[rnd.randrange(6)]}, {CITIES[rnd.randrange(5)]}"'
+            updated = (EPOCH + datetime.timedelta(seconds=37 * i) + day).strftime("%Y-%m-%dT%H:%M:%SZ")
+            created = (EPOCH - datetime.timedelta(days=400, seconds=-11 * i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            lines.append(f"usr_{i:08d},{name},{first.lower()}.{last.lower()}{i}@example.com,"
+                         f"{address},{COMPANIES[rnd.randrange(8)]},{JOBS[rnd.randrange(7)]},"
+                         f"{updated},{created}\n")
+            if len(lines) == 10000:
+                f.write("".join(lines))
+                lines = []
+        f.write("".join(lines))
+
+
+if __name__ == "__main__":
+    main()
