@@ -8,6 +8,7 @@ OBJS = \
 	src/http.o \
 	src/import.o \
 	src/option.o \
+	src/pagination.o \
 	src/record_stream.o \
 	src/rejects.o \
 	src/sync.o \

@@ -75,6 +75,8 @@ typedef struct CsvExportScanState
 {
 	char	   *display_url;	/* with pushed-down parameters, redacted */
 	char	   *format;			/* the CSV options, for EXPLAIN VERBOSE */
+	bool		paged;
+	char	   *pagination;		/* mode and limit, for EXPLAIN */
 	List	   *since_params;	/* "name=value (from col >)", for EXPLAIN */
 	ExportScan *scan;			/* NULL under EXPLAIN without ANALYZE */
 } CsvExportScanState;
@@ -406,6 +408,10 @@ csvBeginForeignScan(ForeignScanState *node, int eflags)
 							 options->null_string ? quote_literal_cstr(options->null_string)
 							 : "(unquoted empty)",
 							 pg_encoding_to_char(options->encoding));
+	state->paged = options->pagination.mode != PAGINATION_NONE;
+	state->pagination = psprintf("%s, at most %lld pages",
+								 pagination_mode_name(options->pagination.mode),
+								 (long long) options->pagination.max_pages);
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 
@@ -527,13 +533,18 @@ csvExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyList("Since Parameters", state->since_params, es);
 	if (es->verbose)
 		ExplainPropertyText("CSV Format", state->format, es);
+	if (state->paged)
+		ExplainPropertyText("Pagination", state->pagination, es);
 	if (es->analyze && state->scan)
 	{
+		int			pages;
 		int			requests;
 		uint64		bytes;
 		uint64		records;
 
-		export_scan_stats(state->scan, &requests, &bytes, &records);
+		export_scan_stats(state->scan, &pages, &requests, &bytes, &records);
+		if (state->paged)
+			ExplainPropertyInteger("Pages", NULL, pages, es);
 		ExplainPropertyInteger("HTTP Requests", NULL, requests, es);
 		ExplainPropertyUInteger("Bytes Received", NULL, bytes, es);
 		ExplainPropertyUInteger("Records Parsed", NULL, records, es);

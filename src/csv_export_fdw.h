@@ -45,10 +45,35 @@ typedef struct HttpOptions
 	int64		max_bytes;		/* 0: no limit */
 } HttpOptions;
 
+typedef enum PaginationMode
+{
+	PAGINATION_NONE,
+	PAGINATION_LINK,
+	PAGINATION_PAGE,
+	PAGINATION_OFFSET,
+	PAGINATION_CURSOR
+} PaginationMode;
+
+/* How a paged export is walked (see pagination.c). */
+typedef struct PaginationOptions
+{
+	PaginationMode mode;
+	char	   *page_param;
+	int64		page_start;
+	char	   *page_size_param;
+	int64		page_size;
+	char	   *offset_param;
+	char	   *limit_param;
+	char	   *cursor_header;
+	char	   *cursor_param;
+	int64		max_pages;
+} PaginationOptions;
+
 /* Everything a scan needs to know about a foreign table, options resolved. */
 typedef struct CsvExportOptions
 {
 	HttpOptions http;
+	PaginationOptions pagination;
 	char	   *url;			/* absolute URL of the export, may hold secrets */
 	char		delimiter;
 	char		quote;
@@ -79,6 +104,8 @@ extern char *url_redact(const char *url);
 extern char *url_add_query_param(const char *url, const char *name, const char *value);
 extern char *url_origin(const char *url);
 extern char *url_host_port(const char *url, int *port);
+extern char *url_resolve(const char *base, const char *ref);
+extern char *url_with_param(const char *url, const char *name, const char *value);
 
 /* in http.c */
 typedef struct HttpTransfer HttpTransfer;
@@ -96,6 +123,15 @@ extern HttpReadResult http_transfer_read(HttpTransfer *transfer, bool restart_al
 										 const char **data, size_t *len);
 extern uint64 http_transfer_bytes_received(const HttpTransfer *transfer);
 extern int	http_transfer_requests(const HttpTransfer *transfer);
+extern char *http_transfer_header(const HttpTransfer *transfer, const char *name);
+extern const char *http_transfer_url(const HttpTransfer *transfer);
+
+/* in pagination.c */
+extern char *pagination_first_url(const CsvExportOptions *options, const char *url);
+extern char *pagination_next_url(const CsvExportOptions *options, int page,
+								 const char *first_url, const HttpTransfer *transfer,
+								 uint64 records);
+extern const char *pagination_mode_name(PaginationMode mode);
 
 /* in record_stream.c */
 typedef struct RecordStream RecordStream;
@@ -114,6 +150,7 @@ extern void record_stream_keep_fields(RecordStream *stream, const bool *keep, in
 extern uint64 record_stream_line(const RecordStream *stream);
 extern uint64 record_stream_bytes(const RecordStream *stream);
 extern int	record_stream_requests(const RecordStream *stream);
+extern int	record_stream_page(const RecordStream *stream, const char **display_url);
 extern void record_stream_close(RecordStream *stream);
 
 /* in export_scan.c */
@@ -124,8 +161,8 @@ extern ExportScan *export_scan_begin(Relation rel, const CsvExportOptions *optio
 extern bool export_scan_next(ExportScan *scan, Datum *values, bool *isnull);
 extern void export_scan_rescan(ExportScan *scan);
 extern void export_scan_end(ExportScan *scan);
-extern void export_scan_stats(const ExportScan *scan, int *requests, uint64 *bytes,
-							  uint64 *records);
+extern void export_scan_stats(const ExportScan *scan, int *pages, int *requests,
+							  uint64 *bytes, uint64 *records);
 
 /* in rejects.c */
 extern char *rejects_record_text(const CsvRecord *record, char delimiter, char quote);

@@ -50,6 +50,7 @@ struct ExportScan
 	/* over all passes, for EXPLAIN ANALYZE */
 	uint64		bytes_of_done_passes;
 	int			requests_of_done_passes;
+	int			pages_of_done_passes;
 	uint64		records_parsed;
 	uint64		rows_rejected;	/* on_error 'skip' */
 };
@@ -77,16 +78,24 @@ scan_error_context(void *arg)
 	ExportScan *scan = arg;
 	const char *relname = RelationGetRelationName(scan->rel);
 	uint64		line = scan->stream ? record_stream_line(scan->stream) : 0;
+	const char *url = scan->display_url;
+	char	   *where;
+	int			page = scan->stream ? record_stream_page(scan->stream, &url) : 1;
 
 	if (line == 0)
+	{
 		errcontext("foreign table \"%s\"", relname);
-	else if (scan->current_column == NULL)
-		errcontext("foreign table \"%s\", line %llu of %s", relname,
-				   (unsigned long long) line, scan->display_url);
+		return;
+	}
+	/* a paged export says which page the line is on */
+	where = page > 1 ? psprintf("page %d, line %llu of %s", page, (unsigned long long) line, url)
+		: psprintf("line %llu of %s", (unsigned long long) line, url);
+	if (scan->current_column == NULL)
+		errcontext("foreign table \"%s\", %s", relname, where);
 	else
-		errcontext("foreign table \"%s\", line %llu of %s, column \"%s\": \"%s\"",
-				   relname, (unsigned long long) line, scan->display_url,
-				   scan->current_column, printable_value(scan->current_value));
+		errcontext("foreign table \"%s\", %s, column \"%s\": \"%s\"",
+				   relname, where, scan->current_column,
+				   printable_value(scan->current_value));
 }
 
 /*
@@ -493,10 +502,14 @@ export_scan_begin(Relation rel, const CsvExportOptions *options, const char *url
 void
 export_scan_rescan(ExportScan *scan)
 {
+	const char *url;
+
 	if (scan->stream == NULL)
 		return;
+
 	scan->bytes_of_done_passes += record_stream_bytes(scan->stream);
 	scan->requests_of_done_passes += record_stream_requests(scan->stream);
+	scan->pages_of_done_passes += record_stream_page(scan->stream, &url);
 	record_stream_close(scan->stream);
 	scan->stream = NULL;
 }
@@ -510,12 +523,17 @@ export_scan_end(ExportScan *scan)
 
 /* Totals over all passes so far. */
 void
-export_scan_stats(const ExportScan *scan, int *requests, uint64 *bytes, uint64 *records)
+export_scan_stats(const ExportScan *scan, int *pages, int *requests, uint64 *bytes,
+				  uint64 *records)
 {
+	const char *url;
+
+	*pages = scan->pages_of_done_passes;
 	*requests = scan->requests_of_done_passes;
 	*bytes = scan->bytes_of_done_passes;
 	if (scan->stream)
 	{
+		*pages += record_stream_page(scan->stream, &url);
 		*requests += record_stream_requests(scan->stream);
 		*bytes += record_stream_bytes(scan->stream);
 	}

@@ -48,6 +48,8 @@
 #define ERROR_BODY_PREFIX		512
 /* Longest wait between retries, whatever Retry-After says. */
 #define MAX_RETRY_WAIT_MS		(10 * 60 * 1000)
+/* Response headers kept, for Link and cursor headers. */
+#define MAX_RESPONSE_HEADERS	(64 * 1024)
 
 /* csv_export_fdw.allowed_hosts */
 static char *allowed_hosts = NULL;
@@ -73,6 +75,8 @@ struct HttpTransfer
 	bool		out_of_memory;
 
 	/* the current request */
+	char	   *headers;		/* of the latest response, "Name: value\r\n"...; malloc'd */
+	size_t		headers_len;
 	bool		headers_complete;	/* of a final (non-1xx) response */
 	bool		status_checked;
 	bool		finished;
@@ -263,8 +267,10 @@ release_transfer(void *arg)
 	if (transfer->multi)
 		curl_multi_cleanup(transfer->multi);
 	free(transfer->body);
+	free(transfer->headers);
 	transfer->multi = NULL;
 	transfer->body = NULL;
+	transfer->headers = NULL;
 }
 
 /* Curl write callback: copy, or pause when the buffer is full. */
@@ -317,6 +323,24 @@ receive_header(char *data, size_t size, size_t nmemb, void *arg)
 		curl_easy_getinfo(transfer->easy, CURLINFO_RESPONSE_CODE, &status);
 		if (status >= 200)
 			transfer->headers_complete = true;
+		return len;
+	}
+	/* a status line starts a response: keep only the latest one's headers */
+	if (len > 5 && strncmp(data, "HTTP/", 5) == 0)
+		transfer->headers_len = 0;
+	else if (transfer->headers_len + len <= MAX_RESPONSE_HEADERS)
+	{
+		char	   *grown = realloc(transfer->headers, transfer->headers_len + len + 1);
+
+		if (grown == NULL)
+		{
+			transfer->out_of_memory = true;
+			return 0;
+		}
+		transfer->headers = grown;
+		memcpy(transfer->headers + transfer->headers_len, data, len);
+		transfer->headers_len += len;
+		transfer->headers[transfer->headers_len] = '\0';
 	}
 	return len;
 }
@@ -419,6 +443,7 @@ begin_request(HttpTransfer *transfer)
 	transfer->result = CURLE_OK;
 	transfer->delivered = false;
 	transfer->bytes_received = 0;
+	transfer->headers_len = 0;
 	transfer->error_text[0] = '\0';
 	transfer->requests++;
 
@@ -870,4 +895,35 @@ int
 http_transfer_requests(const HttpTransfer *transfer)
 {
 	return transfer->requests;
+}
+
+/*
+ * The value of response header name (case-insensitive; the last one if it
+ * repeats), trimmed, or NULL.  Valid once the body has begun.
+ */
+char *
+http_transfer_header(const HttpTransfer *transfer, const char *name)
+{
+	size_t		name_len = strlen(name);
+	const char *line = transfer->headers;
+	char	   *value = NULL;
+
+	while (line && *line)
+	{
+		size_t		len = strcspn(line, "\r\n");
+
+		if (len > name_len && line[name_len] == ':' &&
+			pg_strncasecmp(line, name, name_len) == 0)
+			value = trim_whitespace(pnstrdup(line + name_len + 1, len - name_len - 1));
+		line += len;
+		line += strspn(line, "\r\n");
+	}
+	return value;
+}
+
+/* The URL the current response came from, after redirects. */
+const char *
+http_transfer_url(const HttpTransfer *transfer)
+{
+	return transfer->url;
 }

@@ -70,6 +70,18 @@ static const CsvExportOption valid_options[] = {
 	{"password", UserMappingRelationId},
 	{"headers", UserMappingRelationId},
 
+	/* paged exports */
+	{"pagination", ForeignTableRelationId},
+	{"page_param", ForeignTableRelationId},
+	{"page_start", ForeignTableRelationId},
+	{"page_size_param", ForeignTableRelationId},
+	{"page_size", ForeignTableRelationId},
+	{"offset_param", ForeignTableRelationId},
+	{"limit_param", ForeignTableRelationId},
+	{"cursor_header", ForeignTableRelationId},
+	{"cursor_param", ForeignTableRelationId},
+	{"max_pages", ForeignTableRelationId},
+
 	/* planner's row estimate when the table has not been analyzed */
 	{"expected_rows", ForeignTableRelationId},
 
@@ -198,6 +210,9 @@ static const IntegerOption integer_options[] = {
 	{"max_redirects", 0, 50},
 	{"max_bytes", 0, PG_INT64_MAX},
 	{"expected_rows", 0, PG_INT64_MAX},
+	{"page_start", 0, PG_INT64_MAX},
+	{"page_size", 1, PG_INT64_MAX},
+	{"max_pages", 1, INT_MAX},
 	{"reject_limit", 0, PG_INT64_MAX},
 	{"max_record_bytes", 1, MaxAllocSize},
 	{"sample_rows", 1, 1000000},
@@ -305,6 +320,23 @@ check_proxy(const char *value)
 			 errdetail("A proxy URL starts with http://, https://, socks4://, socks4a://, socks5:// or socks5h://.")));
 }
 
+static PaginationMode
+pagination_mode(const char *value)
+{
+	static const PaginationMode modes[] = {PAGINATION_NONE, PAGINATION_LINK, PAGINATION_PAGE,
+	PAGINATION_OFFSET, PAGINATION_CURSOR};
+	int			i;
+
+	for (i = 0; i < (int) lengthof(modes); i++)
+		if (strcmp(value, pagination_mode_name(modes[i])) == 0)
+			return modes[i];
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("invalid value for option \"pagination\": \"%s\"", value),
+			 errhint("Valid values are \"none\", \"link\", \"page\", \"offset\" and \"cursor\".")));
+	return PAGINATION_NONE;		/* keep compiler quiet */
+}
+
 static void
 check_option_value(DefElem *def)
 {
@@ -329,6 +361,17 @@ check_option_value(DefElem *def)
 	}
 	else if (strcmp(name, "headers") == 0)
 		check_headers(value);
+	else if (strcmp(name, "pagination") == 0)
+		(void) pagination_mode(value);
+	else if (strcmp(name, "page_param") == 0 || strcmp(name, "page_size_param") == 0 ||
+			 strcmp(name, "offset_param") == 0 || strcmp(name, "limit_param") == 0 ||
+			 strcmp(name, "cursor_header") == 0 || strcmp(name, "cursor_param") == 0)
+	{
+		if (value[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("option \"%s\" cannot be empty", name)));
+	}
 	else if (strcmp(name, "on_error") == 0)
 	{
 		if (strcmp(value, "stop") != 0 && strcmp(value, "skip") != 0)
@@ -378,6 +421,38 @@ find_option(List *options, const char *name)
 	return NULL;
 }
 
+static void
+require_for_mode(List *options, const char *mode, const char *const *required)
+{
+	for (; *required; required++)
+		if (!find_option(options, *required))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("pagination '%s' needs option \"%s\"", mode, *required)));
+}
+
+/* Each pagination mode needs its own options. */
+static void
+check_pagination_options(List *options)
+{
+	static const char *const page[] = {"page_param", NULL};
+	static const char *const offset[] = {"offset_param", "limit_param", "page_size", NULL};
+	static const char *const cursor[] = {"cursor_header", "cursor_param", NULL};
+	DefElem    *def = find_option(options, "pagination");
+	PaginationMode mode = def ? pagination_mode(defGetString(def)) : PAGINATION_NONE;
+
+	if (mode == PAGINATION_PAGE)
+		require_for_mode(options, "page", page);
+	else if (mode == PAGINATION_OFFSET)
+		require_for_mode(options, "offset", offset);
+	else if (mode == PAGINATION_CURSOR)
+		require_for_mode(options, "cursor", cursor);
+	if (find_option(options, "page_size_param") && !find_option(options, "page_size"))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("option \"page_size_param\" needs option \"page_size\"")));
+}
+
 /* Rules that involve more than one option of a foreign table. */
 static void
 check_table_options(List *options)
@@ -386,6 +461,8 @@ check_table_options(List *options)
 	DefElem    *path = find_option(options, "path");
 	DefElem    *delimiter = find_option(options, "delimiter");
 	DefElem    *quote = find_option(options, "quote");
+
+	check_pagination_options(options);
 
 	if (url && path)
 		ereport(ERROR,
@@ -583,6 +660,31 @@ resolve_http_options(HttpOptions *http, List *table, ForeignServer *server,
 	resolve_credentials(http, userid, server);
 }
 
+static char *
+string_option(List *options, const char *name)
+{
+	DefElem    *def = find_option(options, name);
+
+	return def ? defGetString(def) : NULL;
+}
+
+static void
+resolve_pagination(PaginationOptions *p, List *options)
+{
+	char	   *mode = string_option(options, "pagination");
+
+	p->mode = mode ? pagination_mode(mode) : PAGINATION_NONE;
+	p->page_param = string_option(options, "page_param");
+	p->page_start = csv_export_integer_option(options, "page_start", 1);
+	p->page_size_param = string_option(options, "page_size_param");
+	p->page_size = csv_export_integer_option(options, "page_size", 0);
+	p->offset_param = string_option(options, "offset_param");
+	p->limit_param = string_option(options, "limit_param");
+	p->cursor_header = string_option(options, "cursor_header");
+	p->cursor_param = string_option(options, "cursor_param");
+	p->max_pages = csv_export_integer_option(options, "max_pages", 10000);
+}
+
 /*
  * Options resolved for reading an export as userid: table_options over the
  * server's, credentials from the user's mapping.  table_name is for errors.
@@ -613,6 +715,7 @@ csv_export_resolve_options(ForeignServer *server, List *table_options, Oid useri
 		opts->null_string = defGetString(def);
 	if ((def = find_option(table_options, "encoding")) != NULL)
 		opts->encoding = pg_char_to_encoding(defGetString(def));
+	resolve_pagination(&opts->pagination, table_options);
 	opts->expected_rows = csv_export_integer_option(table_options, "expected_rows", -1);
 	opts->on_error_skip = (def = find_option(table_options, "on_error")) != NULL &&
 		strcmp(defGetString(def), "skip") == 0;

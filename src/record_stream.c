@@ -13,6 +13,7 @@
  */
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/memutils.h"
 
@@ -21,11 +22,29 @@
 struct RecordStream
 {
 	const CsvExportOptions *options;
-	MemoryContext cxt;
+	MemoryContext cxt;			/* the stream's */
+	MemoryContext page_cxt;		/* the current page's transfer and reader */
 	HttpTransfer *transfer;
 	CsvReader  *reader;
-	bool		input_done;
+	bool		input_done;		/* of the current page */
 	uint64		line;			/* of the last record or CSV error; 0 if none */
+
+	/* paged exports */
+	char	   *first_url;
+	char	   *first_origin;
+	List	   *page_urls;		/* fetched so far, to notice a loop */
+	int			page;			/* 1-based */
+	char	   *page_display_url;
+	bool		header_pending; /* the current page's header is still to come */
+	uint64		page_records;	/* data records of the current page */
+	List	   *first_header;	/* of the first page, as strings */
+	bool	   *keep;			/* fields to keep, for the pages to come */
+	int			nkeep;
+	bool		keep_set;
+
+	/* pages done */
+	uint64		bytes_done;
+	int			requests_done;
 };
 
 static void
@@ -34,11 +53,20 @@ release_reader(void *arg)
 	csv_reader_destroy((CsvReader *) arg);
 }
 
-/* A fresh reader, keeping every field; the old one goes with cxt. */
+static void
+apply_keep(RecordStream *stream)
+{
+	if (!csv_reader_keep_fields(stream->reader, stream->keep, stream->nkeep))
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while parsing CSV")));
+}
+
+/* A fresh reader for the current page; the old one goes with page_cxt. */
 static void
 start_reader(RecordStream *stream)
 {
-	MemoryContext oldcxt = MemoryContextSwitchTo(stream->cxt);
+	MemoryContext oldcxt = MemoryContextSwitchTo(stream->page_cxt);
 	MemoryContextCallback *release = palloc0(sizeof(MemoryContextCallback));
 
 	stream->reader = csv_reader_create(stream->options->delimiter,
@@ -50,10 +78,38 @@ start_reader(RecordStream *stream)
 				 errmsg("out of memory while creating a CSV reader")));
 	release->func = release_reader;
 	release->arg = stream->reader;
-	MemoryContextRegisterResetCallback(stream->cxt, release);
+	MemoryContextRegisterResetCallback(stream->page_cxt, release);
 	csv_reader_limit_record(stream->reader, (size_t) stream->options->max_record_bytes,
 							stream->options->on_error_skip);
+	stream->header_pending = stream->options->header;
+	stream->page_records = 0;
+	stream->input_done = false;
+	/* with a header, which fields to keep applies after it (take_header) */
+	if (stream->keep_set && !stream->options->header)
+		apply_keep(stream);
 	MemoryContextSwitchTo(oldcxt);
+}
+
+/* Fetch url as the next page. */
+static void
+start_page(RecordStream *stream, char *url)
+{
+	MemoryContext oldcxt;
+
+	if (stream->transfer)
+	{
+		stream->bytes_done += http_transfer_bytes_received(stream->transfer);
+		stream->requests_done += http_transfer_requests(stream->transfer);
+	}
+	MemoryContextReset(stream->page_cxt);
+	stream->page++;
+	oldcxt = MemoryContextSwitchTo(stream->cxt);
+	stream->page_urls = lappend(stream->page_urls, pstrdup(url));
+	stream->page_display_url = url_redact(url);
+	MemoryContextSwitchTo(stream->page_cxt);
+	stream->transfer = http_transfer_start(&stream->options->http, url);
+	MemoryContextSwitchTo(oldcxt);
+	start_reader(stream);
 }
 
 /* Start fetching url; the stream lives in a child of CurrentMemoryContext. */
@@ -68,9 +124,12 @@ record_stream_open(const CsvExportOptions *options, const char *url)
 
 	stream->options = options;
 	stream->cxt = cxt;
-	stream->transfer = http_transfer_start(&options->http, url);
+	stream->page_cxt = AllocSetContextCreate(cxt, "csv_export_fdw page",
+											 ALLOCSET_DEFAULT_SIZES);
+	stream->first_url = pagination_first_url(options, url);
+	stream->first_origin = url_origin(stream->first_url);
 	MemoryContextSwitchTo(oldcxt);
-	start_reader(stream);
+	start_page(stream, stream->first_url);
 	return stream;
 }
 
@@ -88,10 +147,14 @@ record_stream_close(RecordStream *stream)
 void
 record_stream_keep_fields(RecordStream *stream, const bool *keep, int nkeep)
 {
-	if (!csv_reader_keep_fields(stream->reader, keep, nkeep))
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory while parsing CSV")));
+	MemoryContext oldcxt = MemoryContextSwitchTo(stream->cxt);
+
+	stream->keep = palloc(sizeof(bool) * Max(nkeep, 1));
+	memcpy(stream->keep, keep, sizeof(bool) * nkeep);
+	stream->nkeep = nkeep;
+	stream->keep_set = true;
+	MemoryContextSwitchTo(oldcxt);
+	apply_keep(stream);
 }
 
 static void
@@ -120,6 +183,99 @@ report_csv_error(RecordStream *stream, CsvReaderStatus status)
  * RECORD_STREAM_RESTARTED and must forget the records it had, the header
  * included.  Errors (HTTP, malformed CSV) are raised here.
  */
+static List *
+header_strings(const CsvRecord *record)
+{
+	List	   *fields = NIL;
+	int			i;
+
+	for (i = 0; i < record->nkept; i++)
+		fields = lappend(fields, pnstrdup(record->fields[i].value, record->fields[i].len));
+	return fields;
+}
+
+static char *
+join_header(List *fields)
+{
+	StringInfoData out;
+	ListCell   *lc;
+
+	initStringInfo(&out);
+	foreach(lc, fields)
+		appendStringInfo(&out, "%s%s", out.len > 0 ? ", " : "", (char *) lfirst(lc));
+	return out.data;
+}
+
+/*
+ * A page's header: the first page's is kept (and handed on, for the caller
+ * to map); every later page's must be the same, and is dropped.  Returns
+ * whether to hand the record on.
+ */
+static bool
+take_header(RecordStream *stream, const CsvRecord *record)
+{
+	List	   *fields;
+	MemoryContext oldcxt;
+
+	stream->header_pending = false;
+	if (stream->page == 1)
+	{
+		oldcxt = MemoryContextSwitchTo(stream->cxt);
+		stream->first_header = header_strings(record);
+		MemoryContextSwitchTo(oldcxt);
+		return true;
+	}
+	fields = header_strings(record);
+	if (list_length(fields) != list_length(stream->first_header) ||
+		strcmp(join_header(fields), join_header(stream->first_header)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+				 errmsg("page %d of the export has another CSV header than page 1", stream->page),
+				 errdetail("Page 1: %s. Page %d: %s.", join_header(stream->first_header),
+						   stream->page, join_header(fields))));
+	if (stream->keep_set)
+		apply_keep(stream);
+	return false;
+}
+
+/*
+ * After a page: start the next one, if the pagination mode finds one.
+ * Returns false at the end of the export.
+ */
+static bool
+next_page(RecordStream *stream)
+{
+	char	   *url = pagination_next_url(stream->options, stream->page, stream->first_url,
+										  stream->transfer, stream->page_records);
+	char	   *origin;
+	ListCell   *lc;
+
+	if (url == NULL)
+		return false;
+	if (stream->page >= stream->options->pagination.max_pages)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the export at \"%s\" has more than max_pages (%lld) pages",
+						url_redact(stream->first_url),
+						(long long) stream->options->pagination.max_pages)));
+	origin = url_origin(url);
+	/* credentials go along to every page: only to the first page's origin */
+	if (origin == NULL || strcmp(origin, stream->first_origin) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("next page \"%s\" is on another origin than the export", url_redact(url)),
+				 errdetail("Pages must come from %s.", stream->first_origin)));
+	foreach(lc, stream->page_urls)
+		if (strcmp((char *) lfirst(lc), url) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("page %d of the export links back to \"%s\"",
+							stream->page, url_redact(url)),
+					 errdetail("The pages form a loop.")));
+	start_page(stream, url);
+	return true;
+}
+
 RecordStreamResult
 record_stream_next(RecordStream *stream, bool restart_allowed, CsvRecord *record)
 {
@@ -132,13 +288,26 @@ record_stream_next(RecordStream *stream, bool restart_allowed, CsvRecord *record
 		if (csv_reader_next(stream->reader, record))
 		{
 			stream->line = record->line;
+			if (stream->header_pending)
+			{
+				if (take_header(stream, record))
+					return RECORD_STREAM_RECORD;	/* the first page's header */
+				continue;
+			}
+			stream->page_records++;
 			return RECORD_STREAM_RECORD;
 		}
 		if (stream->input_done)
+		{
+			if (next_page(stream))
+				continue;
 			return RECORD_STREAM_END;
+		}
 
 		stream->line = 0;
-		switch (http_transfer_read(stream->transfer, restart_allowed, &data, &len))
+		/* a page after the first cannot start over: rows came of earlier pages */
+		switch (http_transfer_read(stream->transfer, restart_allowed && stream->page == 1,
+								   &data, &len))
 		{
 			case HTTP_READ_DATA:
 				status = csv_reader_feed(stream->reader, data, len);
@@ -166,11 +335,19 @@ record_stream_line(const RecordStream *stream)
 uint64
 record_stream_bytes(const RecordStream *stream)
 {
-	return http_transfer_bytes_received(stream->transfer);
+	return stream->bytes_done + http_transfer_bytes_received(stream->transfer);
 }
 
 int
 record_stream_requests(const RecordStream *stream)
 {
-	return http_transfer_requests(stream->transfer);
+	return stream->requests_done + http_transfer_requests(stream->transfer);
+}
+
+/* The page being read (1-based), and its URL, redacted. */
+int
+record_stream_page(const RecordStream *stream, const char **display_url)
+{
+	*display_url = stream->page_display_url;
+	return stream->page;
 }

@@ -239,3 +239,57 @@ url_origin(const char *url)
 		return NULL;
 	return psprintf("%s://%s:%d", scheme, host, port);
 }
+
+/* ref (absolute, or relative as in a Link header) resolved against base. */
+char *
+url_resolve(const char *base, const char *ref)
+{
+	CURLU	   *handle = curl_url();
+	char	   *resolved = NULL;
+	char	   *copy = NULL;
+
+	if (handle != NULL &&
+		curl_url_set(handle, CURLUPART_URL, base, 0) == CURLUE_OK &&
+		curl_url_set(handle, CURLUPART_URL, ref, 0) == CURLUE_OK &&
+		curl_url_get(handle, CURLUPART_URL, &resolved, 0) == CURLUE_OK)
+		copy = strdup(resolved);	/* before anything can throw */
+	curl_free(resolved);
+	curl_url_cleanup(handle);
+	if (copy == NULL)
+		return NULL;
+	resolved = pstrdup(copy);
+	free(copy);
+	return resolved;
+}
+
+/* url with query parameter name set to value: replaced if present, else added. */
+char *
+url_with_param(const char *url, const char *name, const char *value)
+{
+	const char *query = strchr(url, '?');
+	const char *fragment = strchr(url, '#');
+	size_t		name_len = strlen(name);
+	StringInfoData kept;
+	const char *param;
+
+	if (query == NULL || (fragment && fragment < query))
+		return url_add_query_param(url, name, value);
+
+	initStringInfo(&kept);
+	appendBinaryStringInfo(&kept, url, query - url);
+	for (param = query + 1; *param && *param != '#';)
+	{
+		size_t		len = strcspn(param, "&#");
+
+		if (!(len >= name_len && strncmp(param, name, name_len) == 0 &&
+			  (len == name_len || param[name_len] == '=')))
+			appendStringInfo(&kept, "%c%.*s", strchr(kept.data, '?') ? '&' : '?',
+							 (int) len, param);
+		param += len;
+		if (*param == '&')
+			param++;
+	}
+	if (fragment)
+		appendStringInfoString(&kept, fragment);
+	return url_add_query_param(kept.data, name, value);
+}

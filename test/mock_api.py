@@ -19,6 +19,8 @@ Endpoints (all GET):
   /truncated?rows=N&delay=S   N rows (default 5), then after S seconds the
                               connection closes short of its Content-Length
   /reset?rows=N&delay=S       N rows, then after S seconds a connection reset
+  /paged?mode=M&rows=N&per_page=K
+                              the user export in pages (see paged())
   /redirect?to=URL&status=S   a redirect (302 unless S says otherwise) to URL
   /headers                    the request's headers, as a CSV of name,value
   /auth/bearer                the user export for "Authorization: Bearer s3cret-token"
@@ -183,6 +185,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         path = urlparse(self.path).path
         routes = {
+            "/paged": self.paged,
             "/export/csv": self.send_export,
             "/headers": self.echo_headers,
             "/flaky": self.flaky,
@@ -316,6 +319,49 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Location", p.get("to", "/export/csv"))
         self.send_header("Content-Length", "0")
         self.end_headers()
+
+    def paged(self):
+        """The user export in pages of per_page rows, each with the header.
+
+        mode=link: a Link header rel="next" (relative URL) until the last page
+        mode=page: page=N (from 1); a page past the end is empty (header only)
+        mode=offset: offset=K&limit=N
+        mode=cursor: an X-Next-Cursor header, sent back as cursor=TOKEN
+        Faults: bad_header=P (page P has another header), bad_value=P (the
+        last row of page P has a bad updatedAt), foreign=1 (the next
+        link of page 1 is on another origin), loop=1 (page 2 links to page 1).
+        """
+        p = self.params()
+        mode, rows, per_page = p["mode"], int(p.get("rows", 10)), int(p.get("per_page", 3))
+        if mode == "offset":
+            start, count = int(p.get("offset", 0)), int(p.get("limit", per_page))
+        elif mode == "cursor":
+            start, count = int(p.get("cursor", "0").replace("tok", "") or 0), per_page
+        else:
+            start, count = (int(p.get("page", 1)) - 1) * per_page, per_page
+        page = start // per_page + 1
+        selected = [user_row(i, 1) for i in range(start + 1, min(rows, start + count) + 1)]
+        if int(p.get("bad_value", 0)) == page and selected:
+            selected[-1][6] = "not a time"
+        header = HEADER if int(p.get("bad_header", 0)) != page else HEADER[:-1] + ["created"]
+        body = csv_text([header] + selected)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/csv")
+        more = start + count < rows
+        base = {k: v for k, v in p.items() if k not in ("page", "offset", "limit", "cursor")}
+        query = "&".join(f"{k}={v}" for k, v in base.items())
+        if mode == "link" and more:
+            target = f"/paged?{query}&page={page + 1}"
+            if p.get("foreign") and page == 1:
+                target = f"http://localhost:{self.server.server_address[1]}{target}"
+            if p.get("loop") and page == 2:
+                target = f"/paged?{query}&page=1"
+            self.send_header("Link", f'<{target}>; rel="next", </paged?{query}&page=1>; rel="first"')
+        if mode == "cursor" and more:
+            self.send_header("X-Next-Cursor", f"tok{start + count}")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def echo_headers(self):
         rows = [["name", "value"]] + [[k.lower(), v] for k, v in self.headers.items()]

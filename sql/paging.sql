@@ -1,0 +1,93 @@
+--
+-- Paged exports: one scan reads every page, whatever the paging style
+--
+SET timezone = 'UTC';
+
+CREATE SERVER paged_api FOREIGN DATA WRAPPER csv_export_fdw
+  OPTIONS (base_url 'http://127.0.0.1:5001', retries '0');
+CREATE FOREIGN TABLE user_whole (id text, name text, "updatedAt" timestamptz) SERVER paged_api
+  OPTIONS (path '/export/csv?rows=10');
+
+-- Link: rel="next" (relative URLs), until there is none
+CREATE FOREIGN TABLE paged_link (id text, name text, "updatedAt" timestamptz) SERVER paged_api
+  OPTIONS (path '/paged?mode=link&rows=10&per_page=3', pagination 'link');
+SELECT count(*) FROM (TABLE paged_link EXCEPT ALL TABLE user_whole) d;
+SELECT count(*) FROM paged_link;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM paged_link;
+
+-- a page number, up to the first page with no rows (here: page 4)
+CREATE FOREIGN TABLE paged_page (id text, name text, "updatedAt" timestamptz) SERVER paged_api
+  OPTIONS (path '/paged?mode=page&rows=9', pagination 'page', page_param 'page',
+           page_size_param 'per_page', page_size '3');
+SELECT count(*) FROM paged_page;
+SELECT count(*) FROM (TABLE paged_page EXCEPT ALL TABLE user_whole) d;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM paged_page;
+
+-- an offset and a limit, up to a short page
+CREATE FOREIGN TABLE paged_offset (id text, name text, "updatedAt" timestamptz) SERVER paged_api
+  OPTIONS (path '/paged?mode=offset&rows=10', pagination 'offset', offset_param 'offset',
+           limit_param 'limit', page_size '4');
+SELECT count(*) FROM paged_offset;
+SELECT count(*) FROM (TABLE paged_offset EXCEPT ALL TABLE user_whole) d;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM paged_offset;
+
+-- a cursor from a response header, sent back as a parameter
+CREATE FOREIGN TABLE paged_cursor (id text, name text, "updatedAt" timestamptz) SERVER paged_api
+  OPTIONS (path '/paged?mode=cursor&rows=10&per_page=3', pagination 'cursor',
+           cursor_header 'X-Next-Cursor', cursor_param 'cursor');
+SELECT count(*) FROM (TABLE paged_cursor EXCEPT ALL TABLE user_whole) d;
+SELECT id FROM paged_cursor ORDER BY id DESC LIMIT 2;
+
+-- since_param stays on every page
+ALTER FOREIGN TABLE paged_link ALTER COLUMN "updatedAt" OPTIONS (ADD since_param 'updated_since');
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM paged_link WHERE "updatedAt" > '2024-12-01 12:00:00+00';
+
+-- a bad value names its page and line (and the page's URL)
+CREATE FOREIGN TABLE paged_typed (id text, "updatedAt" timestamptz) SERVER paged_api
+  OPTIONS (path '/paged?mode=link&rows=10&per_page=3&bad_value=2', pagination 'link');
+SELECT count(*) FROM paged_typed;
+SELECT * FROM paged_typed;
+
+-- every page must have the first page's header
+CREATE FOREIGN TABLE paged_bad_header (id text) SERVER paged_api
+  OPTIONS (path '/paged?mode=link&rows=10&per_page=3&bad_header=3', pagination 'link');
+SELECT count(*) FROM paged_bad_header;
+
+-- safety: max_pages, a next page on another origin, a loop
+ALTER FOREIGN TABLE paged_link OPTIONS (ADD max_pages '2');
+SELECT count(*) FROM paged_link;
+CREATE FOREIGN TABLE paged_foreign (id text) SERVER paged_api
+  OPTIONS (path '/paged?mode=link&rows=10&per_page=3&foreign=1', pagination 'link');
+SELECT count(*) FROM paged_foreign;
+CREATE FOREIGN TABLE paged_loop (id text) SERVER paged_api
+  OPTIONS (path '/paged?mode=link&rows=10&per_page=3&loop=1', pagination 'link');
+SELECT count(*) FROM paged_loop;
+
+-- options
+CREATE FOREIGN TABLE bad_paging (id text) SERVER paged_api
+  OPTIONS (path '/x', pagination 'pages');
+CREATE FOREIGN TABLE bad_paging (id text) SERVER paged_api
+  OPTIONS (path '/x', pagination 'page');
+CREATE FOREIGN TABLE bad_paging (id text) SERVER paged_api
+  OPTIONS (path '/x', pagination 'offset', offset_param 'o', limit_param 'l');
+CREATE FOREIGN TABLE bad_paging (id text) SERVER paged_api
+  OPTIONS (path '/x', pagination 'cursor', cursor_param 'c');
+CREATE FOREIGN TABLE bad_paging (id text) SERVER paged_api
+  OPTIONS (path '/x', pagination 'link', max_pages '0');
+
+-- a sync over a paged export
+CREATE TABLE paged_target (id text PRIMARY KEY, name text, "updatedAt" timestamptz);
+CALL csv_export.sync('paged_cursor', 'paged_target');
+SELECT count(*) FROM paged_target;
+
+-- IMPORT reads across pages too
+IMPORT FOREIGN SCHEMA export FROM SERVER paged_api INTO public
+  OPTIONS (path '/paged?mode=link&rows=10&per_page=3', pagination 'link',
+           table_name 'imported_pages');
+SELECT count(*) FROM imported_pages;
+
+DROP TABLE paged_target;
+DELETE FROM csv_export.sync_state;
+DELETE FROM csv_export.sync_log;
+DROP SERVER paged_api CASCADE;
