@@ -43,6 +43,12 @@ typedef struct HttpOptions
 	char	   *proxy;
 	char	   *user_agent;
 	int64		max_bytes;		/* 0: no limit */
+
+	/* asynchronous exports: the first request may be a POST; 202 polls */
+	bool		post;
+	char	   *body;
+	int			poll_interval_ms;
+	int			poll_timeout_s;
 } HttpOptions;
 
 typedef enum PaginationMode

@@ -85,6 +85,11 @@ struct HttpTransfer
 	uint64		bytes_received;
 	char		error_text[CURL_ERROR_SIZE];
 
+	/* an export job being polled (HTTP 202) */
+	bool		post;			/* the next request is the POST that starts it */
+	bool		polling;
+	TimestampTz poll_started;
+
 	/* over all requests */
 	int			retries_done;
 	int			redirects_done;
@@ -414,6 +419,9 @@ set_transfer_options(HttpTransfer *transfer)
 	if (options->proxy)
 		ok &= curl_easy_setopt(easy, CURLOPT_PROXY, options->proxy) == CURLE_OK;
 	ok &= curl_easy_setopt(easy, CURLOPT_USERAGENT, options->user_agent) == CURLE_OK;
+	if (transfer->post)
+		ok &= curl_easy_setopt(easy, CURLOPT_POSTFIELDS,
+							   options->body ? options->body : "") == CURLE_OK;
 	ok &= curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, (long) CURL_READ_SIZE) == CURLE_OK;
 	ok &= curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, receive_body) == CURLE_OK;
 	ok &= curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer) == CURLE_OK;
@@ -474,6 +482,7 @@ http_transfer_start(const HttpOptions *options, const char *url)
 	HttpTransfer *transfer = palloc0(sizeof(HttpTransfer));
 
 	transfer->options = options;
+	transfer->post = options->post;
 	transfer->url = pstrdup(url);
 	transfer->display_url = url_redact(url);
 	transfer->first_origin = url_origin(url);
@@ -729,8 +738,55 @@ follow_redirect(HttpTransfer *transfer, long status)
 	transfer->redirects_done++;
 	transfer->url = target;
 	transfer->display_url = display_target;
+	/* 307 and 308 repeat the request as it was; the others fetch with GET */
+	transfer->post = transfer->post && (status == 307 || status == 308);
 	begin_request(transfer);
 	return true;
+}
+
+/*
+ * An export job answered 202 Accepted: ask again later, at its Location (or
+ * where we asked, if it gives none), after Retry-After or poll_interval_ms,
+ * with GET, until it answers with the export (200) or a redirect to it;
+ * for at most poll_timeout_s.
+ */
+static void
+poll_export_job(HttpTransfer *transfer)
+{
+	const HttpOptions *options = transfer->options;
+	char	   *location = http_transfer_header(transfer, "Location");
+	curl_off_t	retry_after = 0;
+	long		wait_ms = options->poll_interval_ms;
+
+	if (!transfer->polling)
+	{
+		transfer->polling = true;
+		transfer->poll_started = GetCurrentTimestamp();
+	}
+	if (TimestampDifferenceExceeds(transfer->poll_started, GetCurrentTimestamp(),
+								   options->poll_timeout_s * 1000))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("export job at \"%s\" did not finish within poll_timeout_s (%d s)",
+						transfer->display_url, options->poll_timeout_s)));
+	if (curl_easy_getinfo(transfer->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
+		retry_after > 0)
+		wait_ms = Min((long) retry_after * 1000, MAX_RETRY_WAIT_MS);
+	if (location)
+	{
+		char	   *target = url_resolve(transfer->url, location);
+
+		if (target == NULL || url_check_http(target) != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("export job at \"%s\" gave an invalid Location", transfer->display_url)));
+		transfer->url = target;
+		transfer->display_url = url_redact(target);
+	}
+	transfer->post = false;
+	release_request(transfer);
+	interruptible_sleep(wait_ms);
+	begin_request(transfer);
 }
 
 static void
@@ -807,6 +863,11 @@ handle_status(HttpTransfer *transfer, bool restart_allowed)
 {
 	long		status = response_status(transfer);
 
+	if (status == 202)
+	{
+		poll_export_job(transfer);
+		return true;
+	}
 	if (status >= 200 && status <= 299)
 	{
 		transfer->status_checked = true;

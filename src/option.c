@@ -63,6 +63,14 @@ static const CsvExportOption valid_options[] = {
 	{"ca_file", ForeignTableRelationId},
 	{"proxy", ForeignServerRelationId},
 	{"proxy", ForeignTableRelationId},
+	{"poll_interval_ms", ForeignServerRelationId},
+	{"poll_interval_ms", ForeignTableRelationId},
+	{"poll_timeout_s", ForeignServerRelationId},
+	{"poll_timeout_s", ForeignTableRelationId},
+
+	/* starting an export job */
+	{"method", ForeignTableRelationId},
+	{"body", ForeignTableRelationId},
 
 	/* credentials: only in user mappings */
 	{"bearer_token", UserMappingRelationId},
@@ -211,6 +219,8 @@ static const IntegerOption integer_options[] = {
 	{"max_bytes", 0, PG_INT64_MAX},
 	{"expected_rows", 0, PG_INT64_MAX},
 	{"page_start", 0, PG_INT64_MAX},
+	{"poll_interval_ms", 0, 10 * 60 * 1000},
+	{"poll_timeout_s", 1, 7 * 24 * 3600},
 	{"page_size", 1, PG_INT64_MAX},
 	{"max_pages", 1, INT_MAX},
 	{"reject_limit", 0, PG_INT64_MAX},
@@ -361,6 +371,14 @@ check_option_value(DefElem *def)
 	}
 	else if (strcmp(name, "headers") == 0)
 		check_headers(value);
+	else if (strcmp(name, "method") == 0)
+	{
+		if (strcmp(value, "GET") != 0 && strcmp(value, "POST") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for option \"method\": \"%s\"", value),
+					 errhint("Valid values are \"GET\" and \"POST\".")));
+	}
 	else if (strcmp(name, "pagination") == 0)
 		(void) pagination_mode(value);
 	else if (strcmp(name, "page_param") == 0 || strcmp(name, "page_size_param") == 0 ||
@@ -447,6 +465,12 @@ check_pagination_options(List *options)
 		require_for_mode(options, "offset", offset);
 	else if (mode == PAGINATION_CURSOR)
 		require_for_mode(options, "cursor", cursor);
+	if (find_option(options, "body") &&
+		!(find_option(options, "method") &&
+		  strcmp(defGetString(find_option(options, "method")), "POST") == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("option \"body\" needs method 'POST'")));
 	if (find_option(options, "page_size_param") && !find_option(options, "page_size"))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
@@ -656,6 +680,12 @@ resolve_http_options(HttpOptions *http, List *table, ForeignServer *server,
 	http->user_agent = def ? defGetString(def) : "csv_export_fdw/" CSV_EXPORT_FDW_VERSION;
 	def = table_or_server_option(table, server, "headers");
 	http->headers = def ? header_lines(defGetString(def)) : NIL;
+	def = find_option(table, "method");
+	http->post = def && strcmp(defGetString(def), "POST") == 0;
+	def = find_option(table, "body");
+	http->body = def ? defGetString(def) : NULL;
+	http->poll_interval_ms = integer_option_value(table, server, "poll_interval_ms", 1000);
+	http->poll_timeout_s = integer_option_value(table, server, "poll_timeout_s", 600);
 
 	resolve_credentials(http, userid, server);
 }

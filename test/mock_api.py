@@ -34,6 +34,10 @@ Endpoints (all GET):
                               sends a 200 whose body breaks off in the first
                               record), the next ones the user export
 
+POST /jobs (body {"rows": N}, query polls=K or never=1) starts an export
+job: 202 with Location /jobs/ID, which answers 202 K times and then 303 to
+the export (or 202 for ever).
+
 Every user export also takes compress=gzip or compress=deflate: the body is
 compressed, and refused (406) if the client does not accept that encoding.
 
@@ -199,6 +203,8 @@ class Handler(BaseHTTPRequestHandler):
                 routes[path]()
             elif path.startswith("/fixtures/"):
                 self.fixture(path[len("/fixtures/"):])
+            elif path.startswith("/jobs/"):
+                self.job_status(path[len("/jobs/"):])
             elif path.startswith("/auth/"):
                 self.auth(path[len("/auth/"):])
             elif path.startswith("/status/"):
@@ -363,6 +369,50 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_POST(self):
+        """POST /jobs starts an export job: body {"rows": N}, query polls=K
+        (K answers of 202 before a 303 to the export) or never=1."""
+        length = int(self.headers.get("Content-Length", 0))
+        body = self.rfile.read(length) if length else b""
+        if urlparse(self.path).path != "/jobs":
+            self.send_body(404, b"no such endpoint\n", "text/plain")
+            return
+        p = self.params()
+        try:
+            rows = int(__import__("json").loads(body or b"{}").get("rows", 5))
+        except ValueError:
+            self.send_body(400, b"body must be JSON\n", "text/plain")
+            return
+        with self.server.lock:
+            job = f"job{len(self.server.jobs) + 1}"
+            self.server.jobs[job] = {"rows": rows, "polls": int(p.get("polls", 2)),
+                                     "never": bool(p.get("never"))}
+        self.send_job_pending(f"/jobs/{job}")
+
+    def send_job_pending(self, location):
+        body = b'{"status": "running"}\n'
+        self.send_response(202)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def job_status(self, job):
+        with self.server.lock:
+            state = self.server.jobs.get(job)
+            pending = state is not None and (state["never"] or state["polls"] > 0)
+            if pending:
+                state["polls"] -= 1
+        if state is None:
+            self.send_body(404, b"no such job\n", "text/plain")
+        elif pending:
+            self.send_job_pending(f"/jobs/{job}")
+        else:
+            self.send_response(303)
+            self.send_header("Location", f"/export/csv?rows={state['rows']}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
     def echo_headers(self):
         rows = [["name", "value"]] + [[k.lower(), v] for k, v in self.headers.items()]
         self.send_body(200, csv_text(rows))
@@ -436,6 +486,7 @@ def main():
     server.verbose = args.verbose
     server.lock = threading.Lock()
     server.flaky_counts = {}
+    server.jobs = {}
     blackhole = open_blackhole(args.host, args.blackhole_port or args.port + 1)
     if args.tls_cert:
         start_tls_server(args, server)
@@ -450,7 +501,7 @@ def main():
 def start_tls_server(args, plain):
     """The same API over HTTPS, on --tls-port, in a thread of its own."""
     tls = ThreadingHTTPServer((args.host, args.tls_port), Handler)
-    for attr in ("daemon_threads", "rows", "verbose", "lock", "flaky_counts"):
+    for attr in ("daemon_threads", "rows", "verbose", "lock", "flaky_counts", "jobs"):
         setattr(tls, attr, getattr(plain, attr))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.tls_cert, args.tls_key)
