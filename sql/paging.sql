@@ -38,6 +38,24 @@ CREATE FOREIGN TABLE paged_cursor (id text, name text, "updatedAt" timestamptz) 
 SELECT count(*) FROM (TABLE paged_cursor EXCEPT ALL TABLE user_whole) d;
 SELECT id FROM paged_cursor ORDER BY id DESC LIMIT 2;
 
+-- pages fetched ahead (prefetch_pages, default 2) give exactly the same
+-- rows; with 'page' the two pages guessed beyond the empty last page cost
+-- two requests more
+CREATE FOREIGN TABLE paged_ahead (id text, name text) SERVER paged_api
+  OPTIONS (path '/paged?mode=page&rows=20&per_page=4&latency=0.05', pagination 'page',
+           page_param 'page', page_size_param 'per_page', page_size '4');
+CREATE TEMP TABLE read_ahead AS SELECT * FROM paged_ahead;
+ALTER FOREIGN TABLE paged_ahead OPTIONS (ADD prefetch_pages '0');
+CREATE TEMP TABLE read_in_turn AS SELECT * FROM paged_ahead;
+SELECT (SELECT count(*) FROM read_ahead) AS ahead, (SELECT count(*) FROM read_in_turn) AS in_turn,
+       (SELECT count(*) FROM (TABLE read_ahead EXCEPT ALL TABLE read_in_turn) d) AS differing;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM paged_ahead;
+ALTER FOREIGN TABLE paged_ahead OPTIONS (SET prefetch_pages '2');
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM paged_ahead;
+ALTER FOREIGN TABLE paged_cursor OPTIONS (ADD prefetch_pages '4');
+SELECT count(*) FROM paged_cursor;
+SELECT count(*) FROM (TABLE paged_cursor EXCEPT ALL TABLE user_whole) d;
+
 -- since_param stays on every page
 ALTER FOREIGN TABLE paged_link ALTER COLUMN "updatedAt" OPTIONS (ADD since_param 'updated_since');
 EXPLAIN (VERBOSE, COSTS OFF)

@@ -73,6 +73,7 @@ typedef struct PaginationOptions
 	char	   *cursor_header;
 	char	   *cursor_param;
 	int64		max_pages;
+	int			prefetch_pages; /* requests in flight ahead of the page read */
 } PaginationOptions;
 
 /* Everything a scan needs to know about a foreign table, options resolved. */
@@ -114,6 +115,7 @@ extern char *url_resolve(const char *base, const char *ref);
 extern char *url_with_param(const char *url, const char *name, const char *value);
 
 /* in http.c */
+typedef struct HttpSession HttpSession;
 typedef struct HttpTransfer HttpTransfer;
 
 typedef enum HttpReadResult
@@ -124,7 +126,11 @@ typedef enum HttpReadResult
 } HttpReadResult;
 
 extern void http_global_init(void);
-extern HttpTransfer *http_transfer_start(const HttpOptions *options, const char *url);
+extern HttpSession *http_session_create(void);
+extern void http_session_advance(HttpSession *session);
+extern HttpTransfer *http_transfer_start(HttpSession *session, const HttpOptions *options,
+										 const char *url);
+extern bool http_transfer_headers_complete(const HttpTransfer *transfer);
 extern HttpReadResult http_transfer_read(HttpTransfer *transfer, bool restart_allowed,
 										 const char **data, size_t *len);
 extern uint64 http_transfer_bytes_received(const HttpTransfer *transfer);

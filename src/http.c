@@ -13,6 +13,10 @@
  * hosts and credentials never follow to another origin, and limits on time
  * and size.
  *
+ * Transfers of one session share a curl multi handle, so that all of them
+ * move on whichever one is being read: a paged export fetches the next
+ * pages while the current one is parsed.
+ *
  * Rules for living with libcurl here:
  * - Curl callbacks never ereport (a longjmp through libcurl corrupts it);
  *   they only copy bytes and set flags.  Errors are raised afterwards.
@@ -56,14 +60,25 @@ static char *allowed_hosts = NULL;
 
 static char *trim_whitespace(char *text);
 
+/*
+ * Transfers that progress together: one curl multi handle drives them all,
+ * so that a page can be in flight while another is read.
+ */
+struct HttpSession
+{
+	CURLM	   *multi;
+	MemoryContextCallback release_callback;
+};
+
 struct HttpTransfer
 {
+	HttpSession *session;
 	const HttpOptions *options;
 	char	   *url;			/* current: after redirects */
 	char	   *display_url;	/* the same, redacted, for messages */
 	char	   *first_origin;	/* credentials go to this origin only */
 
-	CURLM	   *multi;
+	CURLM	   *multi;			/* the session's */
 	CURL	   *easy;
 	struct curl_slist *header_list;
 
@@ -71,6 +86,7 @@ struct HttpTransfer
 	char	   *body;
 	size_t		body_len;
 	size_t		body_cap;
+	bool		body_handed_out;	/* the caller has had body[0..body_len) */
 	bool		paused;
 	bool		out_of_memory;
 
@@ -269,13 +285,40 @@ release_transfer(void *arg)
 	HttpTransfer *transfer = arg;
 
 	release_request(transfer);
-	if (transfer->multi)
-		curl_multi_cleanup(transfer->multi);
 	free(transfer->body);
 	free(transfer->headers);
-	transfer->multi = NULL;
 	transfer->body = NULL;
 	transfer->headers = NULL;
+}
+
+static void
+release_session(void *arg)
+{
+	HttpSession *session = arg;
+
+	if (session->multi)
+		curl_multi_cleanup(session->multi);
+	session->multi = NULL;
+}
+
+/*
+ * A session lives as long as CurrentMemoryContext; its transfers must live
+ * in that context or in children of it (they are released first).
+ */
+HttpSession *
+http_session_create(void)
+{
+	HttpSession *session = palloc0(sizeof(HttpSession));
+
+	session->release_callback.func = release_session;
+	session->release_callback.arg = session;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &session->release_callback);
+	session->multi = curl_multi_init();
+	if (session->multi == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while starting an HTTP session")));
+	return session;
 }
 
 /* Curl write callback: copy, or pause when the buffer is full. */
@@ -428,6 +471,7 @@ set_transfer_options(HttpTransfer *transfer)
 	ok &= curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, receive_header) == CURLE_OK;
 	ok &= curl_easy_setopt(easy, CURLOPT_HEADERDATA, transfer) == CURLE_OK;
 	ok &= curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->error_text) == CURLE_OK;
+	ok &= curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer) == CURLE_OK;
 
 	foreach(lc, options->headers)
 		ok &= add_header(transfer, lfirst(lc));
@@ -436,14 +480,19 @@ set_transfer_options(HttpTransfer *transfer)
 	return ok;
 }
 
-/* Send a request for transfer->url, replacing any earlier one. */
+/*
+ * Send a request for transfer->url, replacing any earlier one.  The body an
+ * earlier one got (a redirect's, a 202's, a failed try's) does not count.
+ */
 static void
 begin_request(HttpTransfer *transfer)
 {
 	release_request(transfer);
+	transfer->total_bytes -= transfer->bytes_received;
 	check_host_allowed(transfer->url, transfer->display_url);
 
 	transfer->body_len = 0;
+	transfer->body_handed_out = false;
 	transfer->paused = false;
 	transfer->headers_complete = false;
 	transfer->status_checked = false;
@@ -477,10 +526,12 @@ begin_request(HttpTransfer *transfer)
  * resetting or deleting that context aborts it and frees everything.
  */
 HttpTransfer *
-http_transfer_start(const HttpOptions *options, const char *url)
+http_transfer_start(HttpSession *session, const HttpOptions *options, const char *url)
 {
 	HttpTransfer *transfer = palloc0(sizeof(HttpTransfer));
 
+	transfer->session = session;
+	transfer->multi = session->multi;
 	transfer->options = options;
 	transfer->post = options->post;
 	transfer->url = pstrdup(url);
@@ -496,8 +547,7 @@ http_transfer_start(const HttpOptions *options, const char *url)
 	MemoryContextRegisterResetCallback(CurrentMemoryContext,
 									   &transfer->release_callback);
 	transfer->body = malloc(BODY_BUFFER_SIZE);
-	transfer->multi = curl_multi_init();
-	if (transfer->body == NULL || transfer->multi == NULL)
+	if (transfer->body == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while starting an HTTP transfer")));
@@ -807,13 +857,17 @@ collect_finished(HttpTransfer *transfer)
 	CURLMsg    *msg;
 	int			queued;
 
+	/* the session's other transfers may have finished too */
 	while ((msg = curl_multi_info_read(transfer->multi, &queued)) != NULL)
 	{
-		if (msg->msg == CURLMSG_DONE && msg->easy_handle == transfer->easy)
-		{
-			transfer->finished = true;
-			transfer->result = msg->data.result;
-		}
+		HttpTransfer *done = NULL;
+
+		if (msg->msg != CURLMSG_DONE ||
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &done) != CURLE_OK ||
+			done == NULL)
+			continue;
+		done->finished = true;
+		done->result = msg->data.result;
 	}
 }
 
@@ -899,7 +953,15 @@ http_transfer_read(HttpTransfer *transfer, bool restart_allowed,
 {
 	bool		delivered_before = transfer->delivered;
 
-	transfer->body_len = 0;
+	/*
+	 * What was handed out last time is consumed; what arrived since (a page
+	 * fetched ahead fills its buffer before its turn) is kept.
+	 */
+	if (transfer->body_handed_out)
+	{
+		transfer->body_len = 0;
+		transfer->body_handed_out = false;
+	}
 	if (transfer->paused)
 	{
 		transfer->paused = false;
@@ -937,6 +999,7 @@ http_transfer_read(HttpTransfer *transfer, bool restart_allowed,
 				*data = transfer->body;
 				*len = transfer->body_len;
 				transfer->delivered = true;
+				transfer->body_handed_out = true;
 				return HTTP_READ_DATA;
 			}
 			if (transfer->finished)
@@ -987,4 +1050,23 @@ const char *
 http_transfer_url(const HttpTransfer *transfer)
 {
 	return transfer->url;
+}
+
+/*
+ * Let the session's transfers move on without waiting: what arrives for
+ * transfers nobody is reading is kept (up to their buffers) for later.
+ */
+void
+http_session_advance(HttpSession *session)
+{
+	int			running;
+
+	(void) curl_multi_perform(session->multi, &running);
+}
+
+/* Whether the response's headers are in, so http_transfer_header() works. */
+bool
+http_transfer_headers_complete(const HttpTransfer *transfer)
+{
+	return transfer->headers_complete;
 }

@@ -89,6 +89,7 @@ static const CsvExportOption valid_options[] = {
 	{"cursor_header", ForeignTableRelationId},
 	{"cursor_param", ForeignTableRelationId},
 	{"max_pages", ForeignTableRelationId},
+	{"prefetch_pages", ForeignTableRelationId},
 
 	/* planner's row estimate when the table has not been analyzed */
 	{"expected_rows", ForeignTableRelationId},
@@ -223,6 +224,7 @@ static const IntegerOption integer_options[] = {
 	{"poll_timeout_s", 1, 7 * 24 * 3600},
 	{"page_size", 1, PG_INT64_MAX},
 	{"max_pages", 1, INT_MAX},
+	{"prefetch_pages", 0, 16},
 	{"reject_limit", 0, PG_INT64_MAX},
 	{"max_record_bytes", 1, MaxAllocSize},
 	{"sample_rows", 1, 1000000},
@@ -713,6 +715,7 @@ resolve_pagination(PaginationOptions *p, List *options)
 	p->cursor_header = string_option(options, "cursor_header");
 	p->cursor_param = string_option(options, "cursor_param");
 	p->max_pages = csv_export_integer_option(options, "max_pages", 10000);
+	p->prefetch_pages = csv_export_integer_option(options, "prefetch_pages", 2);
 }
 
 /*

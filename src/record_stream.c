@@ -42,10 +42,22 @@ struct RecordStream
 	int			nkeep;
 	bool		keep_set;
 
+	/* pages fetched ahead (prefetch_pages): FetchedPage, in page order */
+	HttpSession *session;
+	List	   *ahead;
+
 	/* pages done */
 	uint64		bytes_done;
 	int			requests_done;
 };
+
+/* A page whose request is in flight before its turn. */
+typedef struct FetchedPage
+{
+	char	   *url;
+	MemoryContext cxt;			/* holds the transfer */
+	HttpTransfer *transfer;
+} FetchedPage;
 
 static void
 release_reader(void *arg)
@@ -90,26 +102,131 @@ start_reader(RecordStream *stream)
 	MemoryContextSwitchTo(oldcxt);
 }
 
-/* Fetch url as the next page. */
+/* Whether url is a page read already, or (with ahead) one being fetched ahead. */
+static bool
+url_seen(RecordStream *stream, const char *url, bool ahead)
+{
+	ListCell   *lc;
+
+	foreach(lc, stream->page_urls)
+		if (strcmp((char *) lfirst(lc), url) == 0)
+			return true;
+	if (ahead)
+		foreach(lc, stream->ahead)
+			if (strcmp(((FetchedPage *) lfirst(lc))->url, url) == 0)
+				return true;
+	return false;
+}
+
+/* A request for url, in a memory context of its own under the stream's. */
+static FetchedPage *
+fetch_page(RecordStream *stream, const char *url)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(stream->cxt);
+	FetchedPage *page = palloc0(sizeof(FetchedPage));
+
+	page->url = pstrdup(url);
+	page->cxt = AllocSetContextCreate(stream->cxt, "csv_export_fdw page",
+									  ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(page->cxt);
+	page->transfer = http_transfer_start(stream->session, &stream->options->http, url);
+	MemoryContextSwitchTo(oldcxt);
+	return page;
+}
+
+/*
+ * Count what a page's transfer did, and free it.  Bytes count for pages
+ * that were read; requests for every page, fetched ahead in vain or not.
+ */
+static void
+drop_page(RecordStream *stream, MemoryContext cxt, HttpTransfer *transfer, bool read)
+{
+	if (read)
+		stream->bytes_done += http_transfer_bytes_received(transfer);
+	stream->requests_done += http_transfer_requests(transfer);
+	MemoryContextDelete(cxt);
+}
+
+/* The pages fetched ahead are not needed after all. */
+static void
+drop_pages_ahead(RecordStream *stream)
+{
+	ListCell   *lc;
+
+	foreach(lc, stream->ahead)
+	{
+		FetchedPage *page = lfirst(lc);
+
+		drop_page(stream, page->cxt, page->transfer, false);
+	}
+	list_free(stream->ahead);
+	stream->ahead = NIL;
+}
+
+/* Read url as the next page: the one fetched ahead for it, or a new request. */
 static void
 start_page(RecordStream *stream, char *url)
 {
 	MemoryContext oldcxt;
+	FetchedPage *page = NULL;
 
 	if (stream->transfer)
+		drop_page(stream, stream->page_cxt, stream->transfer, true);
+	if (stream->ahead != NIL &&
+		strcmp(((FetchedPage *) linitial(stream->ahead))->url, url) == 0)
 	{
-		stream->bytes_done += http_transfer_bytes_received(stream->transfer);
-		stream->requests_done += http_transfer_requests(stream->transfer);
+		page = linitial(stream->ahead);
+		stream->ahead = list_delete_first(stream->ahead);
 	}
-	MemoryContextReset(stream->page_cxt);
+	else
+	{
+		drop_pages_ahead(stream);
+		page = fetch_page(stream, url);
+	}
+	stream->page_cxt = page->cxt;
+	stream->transfer = page->transfer;
 	stream->page++;
 	oldcxt = MemoryContextSwitchTo(stream->cxt);
 	stream->page_urls = lappend(stream->page_urls, pstrdup(url));
 	stream->page_display_url = url_redact(url);
-	MemoryContextSwitchTo(stream->page_cxt);
-	stream->transfer = http_transfer_start(&stream->options->http, url);
 	MemoryContextSwitchTo(oldcxt);
 	start_reader(stream);
+}
+
+/*
+ * Keep up to prefetch_pages requests in flight for the pages after the one
+ * being read, so that parsing and network waits overlap.  With 'link' and
+ * 'cursor' a page's successor is known once its headers are in; with
+ * 'page' and 'offset' it is guessed that the page is full, and the guess is
+ * dropped if it was not.  A next page that the checks of next_page() would
+ * refuse is not fetched ahead; next_page() refuses it in its turn.
+ */
+static void
+fetch_pages_ahead(RecordStream *stream)
+{
+	const PaginationOptions *p = &stream->options->pagination;
+
+	while (p->mode != PAGINATION_NONE && list_length(stream->ahead) < p->prefetch_pages)
+	{
+		HttpTransfer *last = stream->ahead != NIL
+			? ((FetchedPage *) llast(stream->ahead))->transfer : stream->transfer;
+		int			last_page = stream->page + list_length(stream->ahead);
+		char	   *url;
+		char	   *origin;
+
+		if ((p->mode == PAGINATION_LINK || p->mode == PAGINATION_CURSOR) &&
+			!http_transfer_headers_complete(last))
+			break;
+		url = pagination_next_url(stream->options, last_page, stream->first_url, last,
+								  PG_UINT64_MAX);
+		if (url == NULL || last_page >= p->max_pages ||
+			(origin = url_origin(url)) == NULL || strcmp(origin, stream->first_origin) != 0 ||
+			url_seen(stream, url, true))
+			break;
+		stream->ahead = lappend(stream->ahead, fetch_page(stream, url));
+	}
+	if (stream->ahead != NIL)
+		http_session_advance(stream->session);
 }
 
 /* Start fetching url; the stream lives in a child of CurrentMemoryContext. */
@@ -124,8 +241,7 @@ record_stream_open(const CsvExportOptions *options, const char *url)
 
 	stream->options = options;
 	stream->cxt = cxt;
-	stream->page_cxt = AllocSetContextCreate(cxt, "csv_export_fdw page",
-											 ALLOCSET_DEFAULT_SIZES);
+	stream->session = http_session_create();
 	stream->first_url = pagination_first_url(options, url);
 	stream->first_origin = url_origin(stream->first_url);
 	MemoryContextSwitchTo(oldcxt);
@@ -248,10 +364,12 @@ next_page(RecordStream *stream)
 	char	   *url = pagination_next_url(stream->options, stream->page, stream->first_url,
 										  stream->transfer, stream->page_records);
 	char	   *origin;
-	ListCell   *lc;
 
 	if (url == NULL)
+	{
+		drop_pages_ahead(stream);
 		return false;
+	}
 	if (stream->page >= stream->options->pagination.max_pages)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -265,13 +383,12 @@ next_page(RecordStream *stream)
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("next page \"%s\" is on another origin than the export", url_redact(url)),
 				 errdetail("Pages must come from %s.", stream->first_origin)));
-	foreach(lc, stream->page_urls)
-		if (strcmp((char *) lfirst(lc), url) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("page %d of the export links back to \"%s\"",
-							stream->page, url_redact(url)),
-					 errdetail("The pages form a loop.")));
+	if (url_seen(stream, url, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("page %d of the export links back to \"%s\"",
+						stream->page, url_redact(url)),
+				 errdetail("The pages form a loop.")));
 	start_page(stream, url);
 	return true;
 }
@@ -305,6 +422,7 @@ record_stream_next(RecordStream *stream, bool restart_allowed, CsvRecord *record
 		}
 
 		stream->line = 0;
+		fetch_pages_ahead(stream);
 		/* a page after the first cannot start over: rows came of earlier pages */
 		switch (http_transfer_read(stream->transfer, restart_allowed && stream->page == 1,
 								   &data, &len))
@@ -335,13 +453,19 @@ record_stream_line(const RecordStream *stream)
 uint64
 record_stream_bytes(const RecordStream *stream)
 {
+	/* the pages fetched ahead count once they are read */
 	return stream->bytes_done + http_transfer_bytes_received(stream->transfer);
 }
 
 int
 record_stream_requests(const RecordStream *stream)
 {
-	return stream->requests_done + http_transfer_requests(stream->transfer);
+	int			requests = stream->requests_done + http_transfer_requests(stream->transfer);
+	ListCell   *lc;
+
+	foreach(lc, stream->ahead)
+		requests += http_transfer_requests(((FetchedPage *) lfirst(lc))->transfer);
+	return requests;
 }
 
 /* The page being read (1-based), and its URL, redacted. */

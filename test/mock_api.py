@@ -333,12 +333,14 @@ class Handler(BaseHTTPRequestHandler):
         mode=page: page=N (from 1); a page past the end is empty (header only)
         mode=offset: offset=K&limit=N
         mode=cursor: an X-Next-Cursor header, sent back as cursor=TOKEN
+        latency=S: wait S seconds before answering each page
         Faults: bad_header=P (page P has another header), bad_value=P (the
         last row of page P has a bad updatedAt), foreign=1 (the next
         link of page 1 is on another origin), loop=1 (page 2 links to page 1).
         """
         p = self.params()
         mode, rows, per_page = p["mode"], int(p.get("rows", 10)), int(p.get("per_page", 3))
+        time.sleep(float(p.get("latency", 0)))  # the API's think time per page
         if mode == "offset":
             start, count = int(p.get("offset", 0)), int(p.get("limit", per_page))
         elif mode == "cursor":
