@@ -8,20 +8,24 @@ the mock API's /export/csv, quoted fields with commas), written fast.
 for the sync benchmark's "every row changed" case.
 """
 import datetime
+import os
 import random
 import sys
 
-FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken",
-         "Margaret", "Dennis", "Radia", "John", "Sophie", "Tim", "Hedy", "Linus"]
-LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen",
-        "Thompson", "Hamilton", "Ritchie", "Perlman", "McCarthy", "Wilson", "Berners-Lee"]
-STREETS = ["Main St", "Oak Ave", "Elm Rd", "Pine Ln", "Maple Dr", "Cedar Ct"]
-CITIES = ["Springfield, IL 62704", "Portland, OR 97201", "Austin, TX 73301",
-          "Boston, MA 02108", "Denver, CO 80202"]
-COMPANIES = ['"Acme, Inc."', "Globex", "Initech", "Umbrella Corp", "Hooli",
-             "Vandelay Industries", '"Stark ""Industries"""', "Wayne Enterprises"]
-JOBS = ["Engineer", "Data Analyst", "Product Manager", '"""Chief"" Officer"',
-        "Designer", '"Support, Tier 2"', "Accountant"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test"))
+from mock_api import CITIES, COMPANIES, FIRST, JOBS, LAST, STREETS  # noqa: E402
+
+
+def csv_quoted(value):
+    """value as a CSV field, quoted if it must be."""
+    if any(c in value for c in ',"\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+# the mock's words, quoted once here rather than on every row
+COMPANIES = [csv_quoted(c) for c in COMPANIES]
+JOBS = [csv_quoted(j) for j in JOBS]
 EPOCH = datetime.datetime(2024, 12, 1, 10, 15, 30)
 
 
