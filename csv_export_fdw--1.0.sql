@@ -24,7 +24,7 @@ CREATE TABLE csv_export.rejects (
   reject_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   foreign_table  regclass NOT NULL,
   url            text NOT NULL,          -- redacted
-  page           integer,                -- of a paged export (not yet used)
+  page           integer,                -- of a paged export; NULL if not paged
   line           bigint NOT NULL,        -- physical line the record starts on
   column_name    text,                   -- when one column was to blame
   error          text NOT NULL,

@@ -67,6 +67,12 @@ CREATE FOREIGN TABLE paged_typed (id text, "updatedAt" timestamptz) SERVER paged
 SELECT count(*) FROM paged_typed;
 SELECT * FROM paged_typed;
 
+-- skipped, it is recorded with its page
+ALTER FOREIGN TABLE paged_typed OPTIONS (ADD on_error 'skip');
+SELECT count(*) FROM paged_typed;
+SELECT url, page, line, column_name, error FROM csv_export.rejects;
+DELETE FROM csv_export.rejects;
+
 -- every page must have the first page's header
 CREATE FOREIGN TABLE paged_bad_header (id text) SERVER paged_api
   OPTIONS (path '/paged?mode=link&rows=10&per_page=3&bad_header=3', pagination 'link');

@@ -178,7 +178,7 @@ extern void export_scan_stats(const ExportScan *scan, int *pages, int *requests,
 
 /* in rejects.c */
 extern char *rejects_record_text(const CsvRecord *record, char delimiter, char quote);
-extern void rejects_insert(Oid foreign_table, const char *url, uint64 line,
+extern void rejects_insert(Oid foreign_table, const char *url, int page, uint64 line,
 						   const char *column, const char *error, const char *raw_record);
 
 /* in import.c */

@@ -238,8 +238,13 @@ static void
 reject_row(ExportScan *scan, const CsvRecord *record, const char *column,
 		   const char *error)
 {
-	rejects_insert(RelationGetRelid(scan->rel), scan->display_url, record->line,
-				   column, error,
+	const char *url;
+	int			page = record_stream_page(scan->stream, &url);
+
+	/* a page number only where there are pages */
+	rejects_insert(RelationGetRelid(scan->rel), url,
+				   scan->options->pagination.mode != PAGINATION_NONE ? page : 0,
+				   record->line, column, error,
 				   record->too_long ? NULL
 				   : rejects_record_text(record, scan->options->delimiter,
 										 scan->options->quote));

@@ -111,24 +111,26 @@ rejects_owner(void)
 }
 
 void
-rejects_insert(Oid foreign_table, const char *url, uint64 line,
+rejects_insert(Oid foreign_table, const char *url, int page, uint64 line,
 			   const char *column, const char *error, const char *raw_record)
 {
-	Oid			argtypes[6] = {OIDOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[7] = {OIDOID, TEXTOID, INT4OID, INT8OID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	Oid			owner = rejects_owner();
 	Oid			saved_user;
 	int			saved_context;
 
 	values[0] = ObjectIdGetDatum(foreign_table);
 	values[1] = CStringGetTextDatum(url);
-	values[2] = Int64GetDatum((int64) line);
-	values[3] = column ? CStringGetTextDatum(column) : (Datum) 0;
-	nulls[3] = column ? ' ' : 'n';
-	values[4] = CStringGetTextDatum(error);
-	values[5] = raw_record ? CStringGetTextDatum(raw_record) : (Datum) 0;
-	nulls[5] = raw_record ? ' ' : 'n';
+	values[2] = Int32GetDatum(page);
+	nulls[2] = page > 0 ? ' ' : 'n';
+	values[3] = Int64GetDatum((int64) line);
+	values[4] = column ? CStringGetTextDatum(column) : (Datum) 0;
+	nulls[4] = column ? ' ' : 'n';
+	values[5] = CStringGetTextDatum(error);
+	values[6] = raw_record ? CStringGetTextDatum(raw_record) : (Datum) 0;
+	nulls[6] = raw_record ? ' ' : 'n';
 
 	GetUserIdAndSecContext(&saved_user, &saved_context);
 	SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE);
@@ -137,9 +139,9 @@ rejects_insert(Oid foreign_table, const char *url, uint64 line,
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		if (SPI_execute_with_args("INSERT INTO csv_export.rejects "
-								  "(foreign_table, url, line, column_name, error, raw_record) "
-								  "VALUES ($1, $2, $3, $4, $5, $6)",
-								  6, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+								  "(foreign_table, url, page, line, column_name, error, raw_record) "
+								  "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+								  7, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not record a rejected row in csv_export.rejects");
 		SPI_finish();
 	}
