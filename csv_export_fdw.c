@@ -15,7 +15,6 @@
 
 #include "access/htup_details.h"
 #include "access/reloptions.h"
-#include "access/table.h"
 #include "commands/explain.h"
 #include "commands/vacuum.h"
 #include "executor/executor.h"
@@ -144,7 +143,7 @@ csv_export_fdw_validator(PG_FUNCTION_ARGS)
  * whole-row reference needs them all.
  */
 static List *
-needed_attnums(RelOptInfo *baserel, Oid foreigntableid)
+needed_attnums(RelOptInfo *baserel)
 {
 	Bitmapset  *attrs = NULL;
 	List	   *attnums = NIL;
@@ -162,12 +161,9 @@ needed_attnums(RelOptInfo *baserel, Oid foreigntableid)
 
 	if (bms_is_member(whole_row, attrs))
 	{
-		Relation	rel = table_open(foreigntableid, AccessShareLock);
-		int			natts = RelationGetNumberOfAttributes(rel);
 		AttrNumber	attnum;
 
-		table_close(rel, AccessShareLock);
-		for (attnum = 1; attnum <= natts; attnum++)
+		for (attnum = 1; attnum <= baserel->max_attr; attnum++)
 			attnums = lappend_int(attnums, attnum);
 		return attnums;
 	}
@@ -290,7 +286,7 @@ csvGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 										 0, JOIN_INNER, NULL);
 	baserel->rows = clamp_row_est(baserel->tuples * selectivity);
 
-	info->needed_attnums = needed_attnums(baserel, foreigntableid);
+	info->needed_attnums = needed_attnums(baserel);
 	find_since_quals(baserel, foreigntableid, info);
 	baserel->fdw_private = info;
 }

@@ -129,8 +129,8 @@ value_converter_to_server(ValueConverter *converter, const char *value, size_t l
 	return converted;
 }
 
-/* n decimal digits at s as a number, or -1 */
-static int
+/* The number written by the n decimal digits at s, or -1 if they are not digits. */
+int
 parse_digits(const char *s, int n)
 {
 	int			value = 0;

@@ -193,6 +193,7 @@ extern Datum value_converter_datum(ValueConverter *converter, int attindex,
 								   const char *value, size_t len, bool unquoted_empty,
 								   bool *isnull);
 extern char *value_to_query_text(Datum value, Oid type);
+extern int	parse_digits(const char *s, int n);
 extern const char *value_converter_to_server(ValueConverter *converter,
 											 const char *value, size_t len);
 

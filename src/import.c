@@ -69,22 +69,6 @@ typedef struct ImportedColumn
  * Recognising values
  */
 
-/* The number written by the n digits at s, or -1 if they are not digits. */
-static int
-digits(const char *s, int n)
-{
-	int			value = 0;
-	int			i;
-
-	for (i = 0; i < n; i++)
-	{
-		if (!isdigit((unsigned char) s[i]))
-			return -1;
-		value = value * 10 + (s[i] - '0');
-	}
-	return value;
-}
-
 /* "YYYY-MM-DD", a real calendar date; returns its length or 0 */
 static int
 date_length(const char *s, size_t len)
@@ -95,9 +79,9 @@ date_length(const char *s, size_t len)
 
 	if (len < 10 || s[4] != '-' || s[7] != '-')
 		return 0;
-	year = digits(s, 4);
-	month = digits(s + 5, 2);
-	day = digits(s + 8, 2);
+	year = parse_digits(s, 4);
+	month = parse_digits(s + 5, 2);
+	day = parse_digits(s + 8, 2);
 	if (year < 1 || month < 1 || month > 12 || day < 1 ||
 		day > day_tab[isleap(year)][month - 1])
 		return 0;
@@ -110,12 +94,12 @@ time_length(const char *s, size_t len)
 {
 	size_t		n = 5;
 
-	if (len < 5 || s[2] != ':' || digits(s, 2) < 0 || digits(s, 2) > 23 ||
-		digits(s + 3, 2) < 0 || digits(s + 3, 2) > 59)
+	if (len < 5 || s[2] != ':' || parse_digits(s, 2) < 0 || parse_digits(s, 2) > 23 ||
+		parse_digits(s + 3, 2) < 0 || parse_digits(s + 3, 2) > 59)
 		return 0;
 	if (len >= 8 && s[5] == ':')
 	{
-		if (digits(s + 6, 2) < 0 || digits(s + 6, 2) > 60)
+		if (parse_digits(s + 6, 2) < 0 || parse_digits(s + 6, 2) > 60)
 			return 0;
 		n = 8;
 		if (len > 9 && s[8] == '.' && isdigit((unsigned char) s[9]))
@@ -131,11 +115,11 @@ is_zone(const char *s, size_t len)
 {
 	if (len == 1 && (s[0] == 'Z' || s[0] == 'z'))
 		return true;
-	if (len < 3 || (s[0] != '+' && s[0] != '-') || digits(s + 1, 2) < 0)
+	if (len < 3 || (s[0] != '+' && s[0] != '-') || parse_digits(s + 1, 2) < 0)
 		return false;
 	return len == 3 ||
-		(len == 5 && digits(s + 3, 2) >= 0) ||
-		(len == 6 && s[3] == ':' && digits(s + 4, 2) >= 0);
+		(len == 5 && parse_digits(s + 3, 2) >= 0) ||
+		(len == 6 && s[3] == ':' && parse_digits(s + 4, 2) >= 0);
 }
 
 /* The date and time types an ISO 8601 value fits. */

@@ -186,17 +186,19 @@ url_add_query_param(const char *url, const char *name, const char *value)
 }
 
 /*
- * A URL part from libcurl's parser, as a palloc'd string (NULL if the URL
- * does not parse or lacks the part).  flags go to curl_url_get().
+ * A part of url (resolved against base, if given) from libcurl's parser, as
+ * a palloc'd string; NULL if it does not parse or lacks the part.  flags go
+ * to curl_url_get().
  */
 static char *
-url_part(const char *url, CURLUPart part, unsigned int flags)
+url_part(const char *base, const char *url, CURLUPart part, unsigned int flags)
 {
 	CURLU	   *handle = curl_url();
 	char	   *value = NULL;
 	char	   *result = NULL;
 
 	if (handle != NULL &&
+		(base == NULL || curl_url_set(handle, CURLUPART_URL, base, 0) == CURLUE_OK) &&
 		curl_url_set(handle, CURLUPART_URL, url, 0) == CURLUE_OK &&
 		curl_url_get(handle, part, &value, flags) == CURLUE_OK)
 	{
@@ -216,8 +218,8 @@ url_part(const char *url, CURLUPart part, unsigned int flags)
 char *
 url_host_port(const char *url, int *port)
 {
-	char	   *host = url_part(url, CURLUPART_HOST, 0);
-	char	   *port_text = url_part(url, CURLUPART_PORT, CURLU_DEFAULT_PORT);
+	char	   *host = url_part(NULL, url, CURLUPART_HOST, 0);
+	char	   *port_text = url_part(NULL, url, CURLUPART_PORT, CURLU_DEFAULT_PORT);
 	char	   *c;
 
 	*port = port_text ? atoi(port_text) : 0;
@@ -231,7 +233,7 @@ url_host_port(const char *url, int *port)
 char *
 url_origin(const char *url)
 {
-	char	   *scheme = url_part(url, CURLUPART_SCHEME, 0);
+	char	   *scheme = url_part(NULL, url, CURLUPART_SCHEME, 0);
 	int			port;
 	char	   *host = url_host_port(url, &port);
 
@@ -244,22 +246,7 @@ url_origin(const char *url)
 char *
 url_resolve(const char *base, const char *ref)
 {
-	CURLU	   *handle = curl_url();
-	char	   *resolved = NULL;
-	char	   *copy = NULL;
-
-	if (handle != NULL &&
-		curl_url_set(handle, CURLUPART_URL, base, 0) == CURLUE_OK &&
-		curl_url_set(handle, CURLUPART_URL, ref, 0) == CURLUE_OK &&
-		curl_url_get(handle, CURLUPART_URL, &resolved, 0) == CURLUE_OK)
-		copy = strdup(resolved);	/* before anything can throw */
-	curl_free(resolved);
-	curl_url_cleanup(handle);
-	if (copy == NULL)
-		return NULL;
-	resolved = pstrdup(copy);
-	free(copy);
-	return resolved;
+	return url_part(base, ref, CURLUPART_URL, 0);
 }
 
 /* url with query parameter name set to value: replaced if present, else added. */
