@@ -11,6 +11,7 @@ OBJS = \
 	src/pagination.o \
 	src/record_stream.o \
 	src/rejects.o \
+	src/sync_match.o \
 	src/sync.o \
 	src/url.o
 

@@ -93,6 +93,18 @@ CREATE FUNCTION csv_export._raise(sqlstate text, message text, detail text DEFAU
 AS 'MODULE_PATHNAME', 'csv_export_raise'
 LANGUAGE C;
 
+-- where an export row stands against the target of a full sync: NULL (key
+-- not there), the target row's ctid (some column differs) or '(0,0)'
+-- (unchanged); see src/sync_match.c
+CREATE FUNCTION csv_export._sync_match(target regclass, export_row record) RETURNS tid
+AS 'MODULE_PATHNAME', 'csv_export_sync_match'
+LANGUAGE C VOLATILE;
+
+-- rows the last _sync_match looked at; reading starts a new count
+CREATE FUNCTION csv_export._sync_match_rows() RETURNS bigint
+AS 'MODULE_PATHNAME', 'csv_export_sync_match_rows'
+LANGUAGE C VOLATILE;
+
 -- schema-qualified, quoted name of a relation, for generated SQL
 CREATE FUNCTION csv_export._qualified_name(rel regclass) RETURNS text
 LANGUAGE sql STABLE STRICT AS $$
@@ -116,6 +128,14 @@ LANGUAGE sql STABLE STRICT AS $$
    ORDER BY a.attnum
 $$;
 
+-- _sync_match reads the target's heap and primary key directly: a plain
+-- table, and no row-level security to bypass
+CREATE FUNCTION csv_export._direct_merge_possible(target regclass) RETURNS boolean
+LANGUAGE sql STABLE STRICT AS $$
+  SELECT c.relkind = 'r' AND NOT pg_catalog.row_security_active(c.oid)
+    FROM pg_catalog.pg_class c WHERE c.oid = target
+$$;
+
 CREATE FUNCTION csv_export._check_sync_arguments(cursor_column text, delete_missing boolean)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
@@ -129,11 +149,13 @@ END $$;
  * The SQL statements of one sync, generated from the two tables' columns:
  * staging (fetch the export once, into a temporary table), merge (insert new
  * keys, update changed rows, leave unchanged rows untouched) and
- * delete_missing (hard or soft delete of keys absent from the export).
+ * delete_missing (hard or soft delete of keys absent from the export); and
+ * direct_merge, which does what staging and merge do in one pass over the
+ * export, for a full sync whose export has no repeated keys.
  */
 CREATE FUNCTION csv_export._sync_statements(
   source regclass, target regclass, cursor_column text, cursor_before text,
-  OUT staging text, OUT merge text, OUT delete_missing text)
+  OUT staging text, OUT merge text, OUT delete_missing text, OUT direct_merge text)
 LANGUAGE plpgsql STABLE AS $$
 #variable_conflict use_variable
 DECLARE
@@ -181,6 +203,12 @@ BEGIN
          EXISTS (SELECT 1 FROM csv_export._columns(target)
                   WHERE name = '_deleted' AND type = 'boolean')
     INTO has_synced_at, has_deleted;
+
+  -- the export row as the target has it; _deleted false, so that a row
+  -- soft-deleted in the target counts as changed
+  direct_merge := pg_catalog.format('SELECT %s%s FROM %s', array_to_string(copied_sql, ', '),
+                                    CASE WHEN has_deleted THEN ', false AS _deleted' ELSE '' END,
+                                    src_name);
 
   IF cursor_column IS NOT NULL THEN
     SELECT s.type INTO cursor_type FROM csv_export._columns(source) s WHERE s.name = cursor_column;
@@ -238,6 +266,20 @@ BEGIN
                                       array_to_string(inserts, ', '),
                                       array_to_string(insert_values, ', '));
 
+  -- _sync_match passes on only new and changed rows, the changed ones with
+  -- the ctid of the target row to update
+  direct_merge := pg_catalog.format(
+    'MERGE INTO %s t USING (SELECT * FROM (SELECT r.*, csv_export._sync_match(%s::regclass, r) AS _csv_export_tid '
+    'FROM (%s) r) m WHERE _csv_export_tid IS DISTINCT FROM ''(0,0)'') s ON t.ctid = s._csv_export_tid',
+    tgt_name, target::oid, direct_merge);
+  IF updates IS NOT NULL THEN
+    direct_merge := direct_merge || pg_catalog.format(' WHEN MATCHED THEN UPDATE SET %s',
+                                                      array_to_string(updates, ', '));
+  END IF;
+  direct_merge := direct_merge || pg_catalog.format(' WHEN NOT MATCHED THEN INSERT (%s) VALUES (%s)',
+                                                    array_to_string(inserts, ', '),
+                                                    array_to_string(insert_values, ', '));
+
   delete_missing := pg_catalog.format(
     'NOT EXISTS (SELECT 1 FROM pg_temp.csv_export_sync_staging s WHERE %s)', key_match);
   IF has_deleted THEN
@@ -269,6 +311,9 @@ DECLARE
   err_detail    text;
   err_hint      text;
   err_context   text;
+  staged        boolean;
+  hashjoin_setting  text := pg_catalog.current_setting('enable_hashjoin');
+  mergejoin_setting text := pg_catalog.current_setting('enable_mergejoin');
 BEGIN
   PERFORM csv_export._check_sync_arguments(cursor_column, delete_missing);
 
@@ -290,24 +335,49 @@ BEGIN
            THEN pg_catalog.format(' (rows with %I > %s)', cursor_column, cursor_before)
            WHEN cursor_column IS NOT NULL THEN ' (all rows: no cursor yet)' ELSE '' END));
     statements := csv_export._sync_statements(source, target, cursor_column, cursor_before);
-    IF pg_catalog.to_regclass('pg_temp.csv_export_sync_staging') IS NOT NULL THEN
-      DROP TABLE pg_temp.csv_export_sync_staging;  -- an earlier sync in this transaction
+    -- a cursor needs the export's largest value and delete_missing its keys:
+    -- those syncs, and an export with repeated keys, go through staging
+    staged := cursor_column IS NOT NULL OR delete_missing
+              OR NOT csv_export._direct_merge_possible(target);
+    IF NOT staged THEN
+      BEGIN
+        PERFORM csv_export._sync_match_rows();
+        -- each row's target is known by ctid: TID lookups are the best join
+        -- whatever the export's estimated size
+        PERFORM pg_catalog.set_config('enable_hashjoin', 'off', true),
+                pg_catalog.set_config('enable_mergejoin', 'off', true);
+        EXECUTE statements.direct_merge USING started_at;
+        GET DIAGNOSTICS upserted = ROW_COUNT;
+        fetched := csv_export._sync_match_rows();
+        PERFORM pg_catalog.set_config('enable_hashjoin', hashjoin_setting, true),
+                pg_catalog.set_config('enable_mergejoin', mergejoin_setting, true);
+      EXCEPTION WHEN cardinality_violation OR program_limit_exceeded THEN
+        GET STACKED DIAGNOSTICS err_message = MESSAGE_TEXT;
+        PERFORM csv_export._report(pg_catalog.format(
+          '%s: staging it, so that the last row of each key wins', err_message));
+        err_message := NULL;
+        staged := true;
+      END;
     END IF;
-    EXECUTE statements.staging;
-    GET DIAGNOSTICS fetched = ROW_COUNT;
+
+    IF staged THEN
+      IF pg_catalog.to_regclass('pg_temp.csv_export_sync_staging') IS NOT NULL THEN
+        DROP TABLE pg_temp.csv_export_sync_staging;  -- an earlier sync in this transaction
+      END IF;
+      EXECUTE statements.staging;
+      GET DIAGNOSTICS fetched = ROW_COUNT;
+      IF cursor_column IS NOT NULL THEN
+        EXECUTE 'SELECT pg_catalog.to_jsonb(max(_csv_export_cursor)) #>> ''{}'' FROM pg_temp.csv_export_sync_staging'
+          INTO cursor_after;
+      END IF;
+      EXECUTE statements.merge USING started_at;
+      GET DIAGNOSTICS upserted = ROW_COUNT;
+    END IF;
+    cursor_after := coalesce(cursor_after, cursor_before);
     -- rows the scan skipped (on_error 'skip') in this run
     SELECT count(*) INTO rejected FROM csv_export.rejects r
      WHERE r.foreign_table = sync.source AND r.rejected_at >= started_at
        AND r.transaction_id = pg_catalog.pg_current_xact_id();
-
-    IF cursor_column IS NOT NULL THEN
-      EXECUTE 'SELECT pg_catalog.to_jsonb(max(_csv_export_cursor)) #>> ''{}'' FROM pg_temp.csv_export_sync_staging'
-        INTO cursor_after;
-    END IF;
-    cursor_after := coalesce(cursor_after, cursor_before);
-
-    EXECUTE statements.merge USING started_at;
-    GET DIAGNOSTICS upserted = ROW_COUNT;
     PERFORM csv_export._report(pg_catalog.format('%s rows fetched, %s upserted%s', fetched, upserted,
       CASE WHEN rejected > 0 THEN pg_catalog.format(', %s rejected', rejected) ELSE '' END));
 

@@ -107,6 +107,39 @@ CREATE FOREIGN TABLE user_dup (id text, name text) SERVER sync_api
 SELECT id, name FROM user_dup WHERE id = 'usr_00001';
 CALL csv_export.sync('user_dup', 'users_hard');
 SELECT id, name FROM users_hard WHERE id = 'usr_00001';
+-- again: the first usr_00001 differs from the target, the last does not,
+-- and the last still wins (nothing to write)
+CALL csv_export.sync('user_dup', 'users_hard');
+SELECT id, name FROM users_hard WHERE id = 'usr_00001';
+-- keys out of order but not repeated: one pass, no staging
+CREATE FOREIGN TABLE user_unordered (id text, name text) SERVER sync_api
+  OPTIONS (path '/fixtures/unordered_keys.csv');
+CREATE TABLE unordered_target (id text PRIMARY KEY, name text);
+INSERT INTO unordered_target VALUES ('k2', 'old'), ('k4', 'four'), ('k9', 'not in the export');
+CALL csv_export.sync('user_unordered', 'unordered_target');
+TABLE unordered_target ORDER BY id;
+-- 70,000 keys in order, then a repeat of the first: taken for an export in
+-- key order, so the repeat is caught by order alone, and staged
+CREATE FOREIGN TABLE user_long_dup (id text, name text) SERVER sync_api
+  OPTIONS (path '/export/csv?rows=70000&dup=1');
+CREATE TABLE long_dup_target (id text PRIMARY KEY, name text);
+CALL csv_export.sync('user_long_dup', 'long_dup_target');
+SELECT count(*), max(name) FILTER (WHERE id = 'usr_00001') FROM long_dup_target;
+-- a soft-deleted row that is in the export again is live again, also
+-- without delete_missing
+CREATE TABLE soft_target (id text PRIMARY KEY, name text, _deleted boolean);
+INSERT INTO soft_target VALUES ('k2', 'two', true), ('k4', 'four', false);
+CALL csv_export.sync('user_unordered', 'soft_target');
+TABLE soft_target ORDER BY id;
+-- _sync_match reads the target directly: only for those who may read it
+CREATE ROLE sync_outsider;
+GRANT USAGE ON SCHEMA csv_export TO sync_outsider;
+SET ROLE sync_outsider;
+SELECT csv_export._sync_match('unordered_target'::regclass, r)
+  FROM (SELECT 'k2'::text AS id, 'x'::text AS name) r;
+RESET ROLE;
+REVOKE USAGE ON SCHEMA csv_export FROM sync_outsider;
+DROP ROLE sync_outsider;
 
 -- a failure in the middle of the export: the target and the cursor stay
 -- exactly as they were, the error is recorded, and the CALL fails
@@ -186,7 +219,8 @@ DROP EXTENSION dblink;
 
 DROP VIEW runs, state;
 DROP FUNCTION users_digest();
-DROP TABLE users, users_hard, bad_target, no_key, other_key, users_slow;
+DROP TABLE users, users_hard, bad_target, no_key, other_key, users_slow, unordered_target,
+  long_dup_target, soft_target;
 DELETE FROM csv_export.sync_state;
 DELETE FROM csv_export.sync_log;
 DROP SERVER sync_api CASCADE;

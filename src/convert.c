@@ -12,6 +12,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
@@ -27,6 +28,7 @@ typedef struct ColumnInput
 	Oid			ioparam;
 	int32		typmod;
 	bool		utc_timestamp_fast_path;	/* timestamptz without typmod */
+	bool		text_fast_path; /* text: textin would only copy the bytes */
 } ColumnInput;
 
 struct ValueConverter
@@ -92,6 +94,7 @@ value_converter_create(TupleDesc tupdesc, int source_encoding, const char *null_
 		converter->columns[i].typmod = attr->atttypmod;
 		converter->columns[i].utc_timestamp_fast_path =
 			(attr->atttypid == TIMESTAMPTZOID && attr->atttypmod < 0);
+		converter->columns[i].text_fast_path = (attr->atttypid == TEXTOID);
 	}
 	set_up_encoding(converter, source_encoding);
 	converter->null_string = null_string ? pstrdup(null_string) : NULL;
@@ -226,12 +229,16 @@ value_converter_datum(ValueConverter *converter, int attindex,
 
 	*isnull = false;
 	text = value_converter_to_server(converter, value, len);
+	/* text is value itself unless converted, and then its length differs */
+	if (text != value)
+		len = strlen(text);
+	if (column->text_fast_path)
+		return PointerGetDatum(cstring_to_text_with_len(text, len));
 	if (column->utc_timestamp_fast_path)
 	{
 		TimestampTz timestamp;
 
-		/* text is value itself unless converted, and then its length differs */
-		if (parse_iso_utc_timestamp(text, text == value ? len : strlen(text), &timestamp))
+		if (parse_iso_utc_timestamp(text, len, &timestamp))
 			return TimestampTzGetDatum(timestamp);
 	}
 	return InputFunctionCall(&column->function, unconstify(char *, text),

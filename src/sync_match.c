@@ -1,0 +1,604 @@
+/*
+ * sync_match.c
+ *		csv_export._sync_match(target, row): where one export row stands
+ *		against the sync target, so that a full sync's MERGE sees only the
+ *		rows it has to write.
+ *
+ * The answer is NULL when the row's key is not in the target (MERGE inserts
+ * the row), the target row's ctid when some column differs (MERGE updates it
+ * through a TID join, without looking the key up again), and '(0,0)', never
+ * a valid ctid, when the target row already holds these values: MERGE never
+ * sees such a row, so an unchanged export writes and locks nothing.
+ *
+ * MERGE cannot apply two rows with the same key in export order, so a key
+ * seen twice raises cardinality_violation and csv_export.sync stages the
+ * export instead.  Keys are remembered by hash, within maintenance_work_mem,
+ * unless they ascend (see check_key_is_new); a key that cannot be checked
+ * raises program_limit_exceeded, which sends the sync to staging as well.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/nbtree.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+#include "utils/typcache.h"
+
+PG_FUNCTION_INFO_V1(csv_export_sync_match);
+PG_FUNCTION_INFO_V1(csv_export_sync_match_rows);
+
+/* one column of the export row compared with the target's */
+typedef struct MatchedColumn
+{
+	int			source_index;	/* in the export row, from 0 */
+	AttrNumber	target_attno;
+	bool		typbyval;
+	int16		typlen;
+	Oid			collation;
+	FmgrInfo	equal;			/* fn_oid is InvalidOid: bytes decide */
+} MatchedColumn;
+
+/* one column of the target's primary key */
+typedef struct KeyColumn
+{
+	int			source_index;
+	AttrNumber	target_attno;
+	FmgrInfo	order;			/* btree comparison, for the ascending check */
+	FmgrInfo	hash;			/* extended hash; fn_oid InvalidOid if none */
+	Oid			collation;
+	bool		typbyval;
+	int16		typlen;
+} KeyColumn;
+
+/* 64-bit key hashes, open addressing; 0 marks an empty slot */
+typedef struct SeenKeys
+{
+	uint64	   *slots;
+	uint64		capacity;		/* a power of two */
+	uint64		used;
+} SeenKeys;
+
+typedef struct SyncMatch
+{
+	MemoryContext query_context;
+	Relation	target;
+	Relation	primary_key;
+	IndexScanDesc scan;
+	ScanKey		scan_keys;
+	TupleTableSlot *found;		/* the target row under the scan */
+	bool		walk;			/* one key column: move along the index */
+	bool		positioned;		/* the scan was started */
+	bool		on_row;			/* and has not run past the last entry */
+	TupleDesc	source_desc;
+	Datum	   *values;
+	bool	   *nulls;
+	int			nkeys;
+	KeyColumn  *keys;
+	int			ncolumns;
+	MatchedColumn *columns;
+	MemoryContext scan_key_context;
+	MemoryContext last_key_context;
+	Datum	   *last_key;		/* NULL before the first row */
+	bool		ascending;
+	SeenKeys   *seen;			/* NULL when keys are not remembered */
+	bool		seen_possible;	/* every key type has an extended hash */
+	SubTransactionId subtransaction;	/* that opened the scan */
+} SyncMatch;
+
+/* this many ascending keys from the start say the export is in key order */
+#define KEY_ORDER_EVIDENCE 65536
+
+/* further than this along the index, a descent from the root is cheaper */
+#define MAX_WALK_STEPS 8
+
+/* rows the last _sync_match looked at, for csv_export.sync's counts */
+static int64 rows_matched = 0;
+
+static SyncMatch *sync_match_begin(FunctionCallInfo fcinfo, Oid target_oid,
+								   HeapTupleHeader row);
+
+/*
+ * Nothing is left to close when the query ended in an error: aborting the
+ * (sub)transaction released the pins and relation references before the
+ * query's memory goes.
+ */
+static void
+sync_match_end(void *arg)
+{
+	SyncMatch  *match = (SyncMatch *) arg;
+
+	if (!IsTransactionState() || !SubTransactionIsActive(match->subtransaction))
+		return;
+	index_endscan(match->scan);
+	ExecDropSingleTupleTableSlot(match->found);
+	index_close(match->primary_key, NoLock);
+	table_close(match->target, NoLock);
+}
+
+static void
+require_select_privilege(Relation target, SyncMatch *match)
+{
+	Oid			relid = RelationGetRelid(target);
+	int			i;
+
+	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("csv_export._sync_match cannot read \"%s\" under row-level security",
+						RelationGetRelationName(target))));
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK)
+		return;
+	for (i = 0; i < match->ncolumns; i++)
+		if (pg_attribute_aclcheck(relid, match->columns[i].target_attno,
+								  GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+			aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE,
+						   RelationGetRelationName(target));
+}
+
+static int
+source_index_of(TupleDesc source_desc, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < source_desc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(source_desc, i);
+
+		if (!attr->attisdropped && strcmp(NameStr(attr->attname), name) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/* every export column that the target has too, with the type's equality */
+static void
+match_columns(SyncMatch *match)
+{
+	TupleDesc	target_desc = RelationGetDescr(match->target);
+	TupleDesc	source_desc = match->source_desc;
+	int			i;
+
+	match->columns = palloc0(sizeof(MatchedColumn) * source_desc->natts);
+	for (i = 0; i < source_desc->natts; i++)
+	{
+		Form_pg_attribute source_attr = TupleDescAttr(source_desc, i);
+		AttrNumber	attno = get_attnum(RelationGetRelid(match->target),
+									   NameStr(source_attr->attname));
+		Form_pg_attribute target_attr;
+		MatchedColumn *column;
+		TypeCacheEntry *type;
+
+		if (source_attr->attisdropped || attno <= 0)
+			continue;
+		target_attr = TupleDescAttr(target_desc, attno - 1);
+		if (target_attr->atttypid != source_attr->atttypid)
+			elog(ERROR, "column \"%s\" of the export row has type %s, not the target's %s",
+				 NameStr(source_attr->attname),
+				 format_type_be(source_attr->atttypid),
+				 format_type_be(target_attr->atttypid));
+		column = &match->columns[match->ncolumns++];
+		column->source_index = i;
+		column->target_attno = attno;
+		column->typbyval = target_attr->attbyval;
+		column->typlen = target_attr->attlen;
+		column->collation = target_attr->attcollation;
+		type = lookup_type_cache(target_attr->atttypid, TYPECACHE_EQ_OPR);
+		if (OidIsValid(type->eq_opr))
+			fmgr_info(get_opcode(type->eq_opr), &column->equal);
+	}
+}
+
+/* the primary key's columns, found in the export row by name */
+static void
+match_key(SyncMatch *match)
+{
+	Relation	index = match->primary_key;
+	int			nkeys = IndexRelationGetNumberOfKeyAttributes(index);
+	StrategyNumber strategy;
+	int			i;
+
+	match->nkeys = nkeys;
+	match->walk = (nkeys == 1);
+	strategy = match->walk ? BTGreaterEqualStrategyNumber : BTEqualStrategyNumber;
+	match->keys = palloc0(sizeof(KeyColumn) * nkeys);
+	match->scan_keys = palloc0(sizeof(ScanKeyData) * nkeys);
+	match->seen_possible = true;
+	for (i = 0; i < nkeys; i++)
+	{
+		AttrNumber	attno = index->rd_index->indkey.values[i];
+		Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(match->target), attno - 1);
+		KeyColumn  *key = &match->keys[i];
+		Oid			opcintype = index->rd_opcintype[i];
+		Oid			scan_op;
+		TypeCacheEntry *type;
+
+		key->target_attno = attno;
+		key->source_index = source_index_of(match->source_desc, NameStr(attr->attname));
+		if (key->source_index < 0)
+			elog(ERROR, "the export row lacks key column \"%s\"", NameStr(attr->attname));
+		key->collation = index->rd_indcollation[i];
+		key->typbyval = attr->attbyval;
+		key->typlen = attr->attlen;
+		fmgr_info_copy(&key->order, index_getprocinfo(index, i + 1, BTORDER_PROC),
+					   CurrentMemoryContext);
+		type = lookup_type_cache(attr->atttypid, TYPECACHE_HASH_EXTENDED_PROC_FINFO);
+		if (OidIsValid(type->hash_extended_proc))
+			fmgr_info_copy(&key->hash, &type->hash_extended_proc_finfo, CurrentMemoryContext);
+		else
+			match->seen_possible = false;
+
+		scan_op = get_opfamily_member(index->rd_opfamily[i], opcintype, opcintype, strategy);
+		if (!OidIsValid(scan_op))
+			elog(ERROR, "no btree operator %d for key column \"%s\"",
+				 strategy, NameStr(attr->attname));
+		ScanKeyEntryInitialize(&match->scan_keys[i], 0, i + 1, strategy,
+							   opcintype, key->collation, get_opcode(scan_op), (Datum) 0);
+	}
+}
+
+static SyncMatch *
+sync_match_begin(FunctionCallInfo fcinfo, Oid target_oid, HeapTupleHeader row)
+{
+	MemoryContext query_context = fcinfo->flinfo->fn_mcxt;
+	MemoryContext old_context = MemoryContextSwitchTo(query_context);
+	SyncMatch  *match = palloc0(sizeof(SyncMatch));
+	MemoryContextCallback *callback;
+	Oid			key_oid;
+
+	match->query_context = query_context;
+	match->target = table_open(target_oid, AccessShareLock);
+	if (match->target->rd_rel->relkind != RELKIND_RELATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("csv_export._sync_match needs a plain table, not \"%s\"",
+						RelationGetRelationName(match->target))));
+	key_oid = RelationGetPrimaryKeyIndex(match->target);
+	if (!OidIsValid(key_oid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("target table \"%s\" has no primary key",
+						RelationGetRelationName(match->target))));
+	match->primary_key = index_open(key_oid, AccessShareLock);
+	match->source_desc = lookup_rowtype_tupdesc_copy(HeapTupleHeaderGetTypeId(row),
+													 HeapTupleHeaderGetTypMod(row));
+	match->values = palloc(sizeof(Datum) * match->source_desc->natts);
+	match->nulls = palloc(sizeof(bool) * match->source_desc->natts);
+	match_columns(match);
+	match_key(match);
+	require_select_privilege(match->target, match);
+
+	match->found = table_slot_create(match->target, NULL);
+	match->scan = index_beginscan(match->target, match->primary_key,
+								  GetActiveSnapshot(), match->nkeys, 0);
+	match->scan_key_context = AllocSetContextCreate(query_context, "csv_export sync scan key",
+													ALLOCSET_SMALL_SIZES);
+	match->last_key_context = AllocSetContextCreate(query_context, "csv_export sync last key",
+													ALLOCSET_SMALL_SIZES);
+	match->ascending = true;
+	if (match->seen_possible)
+		match->seen = palloc0(sizeof(SeenKeys));
+
+	match->subtransaction = GetCurrentSubTransactionId();
+	callback = palloc(sizeof(MemoryContextCallback));
+	callback->func = sync_match_end;
+	callback->arg = match;
+	MemoryContextRegisterResetCallback(query_context, callback);
+	MemoryContextSwitchTo(old_context);
+	rows_matched = 0;
+	return match;
+}
+
+static uint64
+key_hash(SyncMatch *match)
+{
+	uint64		hash = 0;
+	int			i;
+
+	for (i = 0; i < match->nkeys; i++)
+	{
+		KeyColumn  *key = &match->keys[i];
+		Datum		h = FunctionCall2Coll(&key->hash, key->collation,
+										  match->values[key->source_index],
+										  UInt64GetDatum(0));
+
+		hash = hash_combine64(hash, DatumGetUInt64(h));
+	}
+	return hash ? hash : 1;
+}
+
+/* false when the hash was there already; grows within maintenance_work_mem */
+static bool
+seen_add(SeenKeys *seen, uint64 hash, bool *full)
+{
+	uint64		mask;
+	uint64		i;
+
+	*full = false;
+	if (seen->used * 2 >= seen->capacity)
+	{
+		uint64		new_capacity = seen->capacity ? seen->capacity * 2 : 1024;
+		uint64	   *old_slots = seen->slots;
+		uint64		old_capacity = seen->capacity;
+
+		if (new_capacity * sizeof(uint64) > (uint64) maintenance_work_mem * 1024)
+		{
+			*full = true;
+			return true;
+		}
+		seen->slots = MemoryContextAllocHuge(GetMemoryChunkContext(seen),
+											 new_capacity * sizeof(uint64));
+		memset(seen->slots, 0, new_capacity * sizeof(uint64));
+		seen->capacity = new_capacity;
+		seen->used = 0;
+		for (i = 0; i < old_capacity; i++)
+			if (old_slots[i] != 0)
+				seen_add(seen, old_slots[i], full);
+		if (old_slots)
+			pfree(old_slots);
+	}
+	mask = seen->capacity - 1;
+	for (i = hash & mask; seen->slots[i] != 0; i = (i + 1) & mask)
+		if (seen->slots[i] == hash)
+			return false;
+	seen->slots[i] = hash;
+	seen->used++;
+	return true;
+}
+
+static int
+compare_with_last_key(SyncMatch *match)
+{
+	int			i;
+
+	for (i = 0; i < match->nkeys; i++)
+	{
+		KeyColumn  *key = &match->keys[i];
+		int32		c = DatumGetInt32(FunctionCall2Coll(&key->order, key->collation,
+														match->values[key->source_index],
+														match->last_key[i]));
+
+		if (c != 0)
+			return c;
+	}
+	return 0;
+}
+
+static void
+remember_last_key(SyncMatch *match)
+{
+	MemoryContext old_context;
+	int			i;
+
+	MemoryContextReset(match->last_key_context);
+	old_context = MemoryContextSwitchTo(match->last_key_context);
+	match->last_key = palloc(sizeof(Datum) * match->nkeys);
+	for (i = 0; i < match->nkeys; i++)
+		match->last_key[i] = datumCopy(match->values[match->keys[i].source_index],
+									   match->keys[i].typbyval, match->keys[i].typlen);
+	MemoryContextSwitchTo(old_context);
+}
+
+static void
+forget_seen_keys(SyncMatch *match)
+{
+	pfree(match->seen->slots);
+	pfree(match->seen);
+	match->seen = NULL;
+}
+
+/*
+ * A key that was seen before in this export, or that cannot be told apart
+ * from one, ends the MERGE: csv_export.sync stages the export instead.
+ *
+ * Ascending keys cannot repeat, and an export whose first KEY_ORDER_EVIDENCE
+ * keys ascend is taken to be in key order: its keys are not remembered any
+ * longer, and should one come out of order after all, the export is staged.
+ */
+static void
+check_key_is_new(SyncMatch *match)
+{
+	bool		full;
+
+	if (match->ascending && match->last_key && compare_with_last_key(match) <= 0)
+	{
+		match->ascending = false;
+		if (!match->seen)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("cannot check the export's keys for repeats"),
+					 match->seen_possible ?
+					 errdetail("The keys stopped ascending after " INT64_FORMAT " rows.",
+							   rows_matched - 1) :
+					 errdetail("The keys are out of order and their type has no extended hash function.")));
+	}
+	if (match->seen)
+	{
+		if (!seen_add(match->seen, key_hash(match), &full))
+			ereport(ERROR,
+					(errcode(ERRCODE_CARDINALITY_VIOLATION),
+					 errmsg("export has more than one row with the same key")));
+		if (full && !match->ascending)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("cannot check the export's keys for repeats"),
+					 errdetail("The keys are out of order and more than maintenance_work_mem holds.")));
+		if (full || (match->ascending && rows_matched >= KEY_ORDER_EVIDENCE))
+			forget_seen_keys(match);
+	}
+	if (match->ascending)
+		remember_last_key(match);
+}
+
+static bool
+same_values(SyncMatch *match)
+{
+	TupleTableSlot *found = match->found;
+	int			i;
+
+	slot_getallattrs(found);
+	for (i = 0; i < match->ncolumns; i++)
+	{
+		MatchedColumn *column = &match->columns[i];
+		bool		source_null = match->nulls[column->source_index];
+		bool		target_null = found->tts_isnull[column->target_attno - 1];
+		Datum		source_value = match->values[column->source_index];
+		Datum		target_value = found->tts_values[column->target_attno - 1];
+
+		if (source_null || target_null)
+		{
+			if (source_null != target_null)
+				return false;
+			continue;
+		}
+		if (datumIsEqual(source_value, target_value, column->typbyval, column->typlen))
+			continue;
+		if (!OidIsValid(column->equal.fn_oid) ||
+			!DatumGetBool(FunctionCall2Coll(&column->equal, column->collation,
+											source_value, target_value)))
+			return false;
+	}
+	return true;
+}
+
+/* the export row's key against the key of the target row under the scan */
+static int
+compare_with_found_key(SyncMatch *match)
+{
+	KeyColumn  *key = &match->keys[0];
+	bool		isnull;
+	Datum		found_key = slot_getattr(match->found, key->target_attno, &isnull);
+
+	return DatumGetInt32(FunctionCall2Coll(&key->order, key->collation,
+										   match->values[key->source_index],
+										   found_key));
+}
+
+/*
+ * Forward from the scan's row to the export row's key, over a few index
+ * entries at most: false when the key is further than that and a descent
+ * from the root is cheaper.
+ */
+static bool
+walk_to_key(SyncMatch *match, bool *found)
+{
+	int			steps;
+
+	for (steps = 0; steps < MAX_WALK_STEPS; steps++)
+	{
+		int			c;
+
+		if (!match->on_row)
+		{
+			*found = false;		/* past the index's last entry */
+			return true;
+		}
+		c = compare_with_found_key(match);
+		if (c <= 0)
+		{
+			*found = (c == 0);
+			return true;
+		}
+		match->on_row = index_getnext_slot(match->scan, ForwardScanDirection, match->found);
+	}
+	return false;
+}
+
+/*
+ * With a one-column key, the scan is started at the first entry >= the key
+ * and moves forward while the export's keys ascend, which for an export in
+ * key order costs a step or two per row instead of a descent; other keys are
+ * looked up by equality.
+ *
+ * The index AM keeps some of what it allocates during a scan until the scan
+ * ends, so the scan runs in the query's memory, as the executor's do, not in
+ * the per-row memory this function is called in.
+ */
+static bool
+find_target_row(SyncMatch *match)
+{
+	MemoryContext old_context = MemoryContextSwitchTo(match->query_context);
+	bool		found = false;
+	int			i;
+
+	if (!(match->walk && match->positioned && match->ascending &&
+		  walk_to_key(match, &found)))
+	{
+		/* the scan compares entries with these until it is restarted */
+		MemoryContextReset(match->scan_key_context);
+		MemoryContextSwitchTo(match->scan_key_context);
+		for (i = 0; i < match->nkeys; i++)
+			match->scan_keys[i].sk_argument =
+				datumCopy(match->values[match->keys[i].source_index],
+						  match->keys[i].typbyval, match->keys[i].typlen);
+		MemoryContextSwitchTo(match->query_context);
+		index_rescan(match->scan, match->scan_keys, match->nkeys, NULL, 0);
+		match->on_row = index_getnext_slot(match->scan, ForwardScanDirection, match->found);
+		match->positioned = true;
+		found = match->on_row && (!match->walk || compare_with_found_key(match) == 0);
+	}
+	MemoryContextSwitchTo(old_context);
+	return found;
+}
+
+Datum
+csv_export_sync_match(PG_FUNCTION_ARGS)
+{
+	Oid			target_oid = PG_GETARG_OID(0);
+	HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(1);
+	SyncMatch  *match = (SyncMatch *) fcinfo->flinfo->fn_extra;
+	HeapTupleData tuple;
+	ItemPointer result;
+	int			i;
+
+	if (match == NULL)
+		fcinfo->flinfo->fn_extra = match = sync_match_begin(fcinfo, target_oid, row);
+
+	tuple.t_len = HeapTupleHeaderGetDatumLength(row);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = row;
+	heap_deform_tuple(&tuple, match->source_desc, match->values, match->nulls);
+	rows_matched++;
+
+	/* a key with a NULL is new; the INSERT reports the NOT NULL violation */
+	for (i = 0; i < match->nkeys; i++)
+		if (match->nulls[match->keys[i].source_index])
+			PG_RETURN_NULL();
+	check_key_is_new(match);
+	if (!find_target_row(match))
+		PG_RETURN_NULL();
+
+	result = palloc(sizeof(ItemPointerData));
+	if (same_values(match))
+		ItemPointerSet(result, 0, 0);
+	else
+		ItemPointerCopy(&match->found->tts_tid, result);
+	PG_RETURN_POINTER(result);
+}
+
+/* how many rows the last _sync_match looked at; reading starts a new count */
+Datum
+csv_export_sync_match_rows(PG_FUNCTION_ARGS)
+{
+	int64		rows = rows_matched;
+
+	rows_matched = 0;
+	PG_RETURN_INT64(rows);
+}
