@@ -205,6 +205,8 @@ static void
 fetch_pages_ahead(RecordStream *stream)
 {
 	const PaginationOptions *p = &stream->options->pagination;
+	MemoryContext oldcxt;
+	FetchedPage *page;
 
 	while (p->mode != PAGINATION_NONE && list_length(stream->ahead) < p->prefetch_pages)
 	{
@@ -223,7 +225,11 @@ fetch_pages_ahead(RecordStream *stream)
 			(origin = url_origin(url)) == NULL || strcmp(origin, stream->first_origin) != 0 ||
 			url_seen(stream, url, true))
 			break;
-		stream->ahead = lappend(stream->ahead, fetch_page(stream, url));
+		page = fetch_page(stream, url);
+		/* the list outlives the per-row memory the scan may call us in */
+		oldcxt = MemoryContextSwitchTo(stream->cxt);
+		stream->ahead = lappend(stream->ahead, page);
+		MemoryContextSwitchTo(oldcxt);
 	}
 	if (stream->ahead != NIL)
 		http_session_advance(stream->session);
