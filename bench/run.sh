@@ -5,7 +5,7 @@
 # minimum of BENCH_RUNS runs.  Prints a table of seconds and ratios (ours /
 # peer) and writes it to BENCH_OUT.
 #
-#   bash bench/run.sh            # 1M rows (4M for the memory case), 3 runs
+#   bash bench/run.sh            # 1M rows (4M for the memory case), 5 runs
 #   BENCH_ROWS=200000 BENCH_BIG_ROWS=800000 BENCH_RUNS=1 bash bench/run.sh
 set -euo pipefail
 CRON_DATABASE=postgres
@@ -13,7 +13,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../test/lib.sh"
 
 ROWS=${BENCH_ROWS:-1000000}
 BIG_ROWS=${BENCH_BIG_ROWS:-4000000}
-RUNS=${BENCH_RUNS:-3}
+RUNS=${BENCH_RUNS:-5}
 NGINX_PORT=${NGINX_PORT:-8089}
 BENCH_OUT=${BENCH_OUT:-$PROJECT_DIR/bench/results-latest.md}
 BASE=http://127.0.0.1:$NGINX_PORT
@@ -87,16 +87,30 @@ CREATE UNLOGGED TABLE copy_target ($COLUMNS_DEF);
 CREATE TABLE users ($COLUMNS_DEF, PRIMARY KEY (id));
 SQL
 
-# the fastest of RUNS runs of a statement, in seconds; $2 runs before each, untimed
-best_of() {
-	local statement=$1 setup=${2:-} best="" t i
+# seconds one statement takes; $2 runs before it, untimed
+time_statement() {
+	local statement=$1 setup=${2:-} ms
+	# from standard input, so that each statement runs on its own (VACUUM)
+	[ -n "$setup" ] && sql <<<"$setup" >/dev/null
+	ms=$(sql -At -c '\timing on' -c "$statement" 2>/dev/null | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n 1)
+	python3 -c "print($ms / 1000)"
+}
+
+# the fastest of RUNS runs of each statement, in seconds, one per line.  The
+# statements take turns, so that ours and its peer see the same machine
+# (this one's speed drifts by 20% over minutes).  $1 runs before each.
+best_of_each() {
+	local setup=$1 i j
+	shift
+	local -a best=()
 	for i in $(seq 1 "$RUNS"); do
-		# from standard input, so that each statement runs on its own (VACUUM)
-		[ -n "$setup" ] && sql <<<"$setup" >/dev/null
-		t=$(sql -At -c '\timing on' -c "$statement" 2>/dev/null | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n 1)
-		best=$(python3 -c "print(min(x for x in [$t, ${best:-$t}]))")
+		for j in $(seq 1 $#); do
+			best[j]=$(python3 -c "print(min(x for x in [$(time_statement "${!j}" "$setup")${best[j]:+, ${best[j]}}]))")
+		done
 	done
-	python3 -c "print(f'{$best / 1000:.3f}')"
+	for j in $(seq 1 $#); do
+		python3 -c "print(f'{${best[j]}:.3f}')"
+	done
 }
 
 best_of_command() {
@@ -122,21 +136,22 @@ curl_floor=$(best_of_command curl -sS -o /dev/null "$BASE/users.csv")
 libcsv_floor=$(best_of_command "$WORK_DIR/libcsv_floor" "$DATA/users.csv")
 
 log "case 1: count(*)"
-c1_ours=$(best_of "SELECT count(*) FROM ours")
-c1_peer=$(best_of "SELECT count(*) FROM peer")
-c1_copy=$(best_of "COPY copy_target FROM PROGRAM 'curl -sS $BASE/users.csv' (FORMAT csv, HEADER)" "TRUNCATE copy_target")
+{ read -r c1_ours; read -r c1_peer; } < <(best_of_each "" "SELECT count(*) FROM ours" "SELECT count(*) FROM peer")
+c1_copy=$(best_of_each "TRUNCATE copy_target" "COPY copy_target FROM PROGRAM 'curl -sS $BASE/users.csv' (FORMAT csv, HEADER)")
 
 log "case 2: every column, typed"
-c2_ours=$(best_of "$TYPED ours")
-c2_peer=$(best_of "$TYPED peer")
+{ read -r c2_ours; read -r c2_peer; } < <(best_of_each "" "$TYPED ours" "$TYPED peer")
 
 log "case 3: sync"
-s_empty_ours=$(best_of "CALL csv_export.sync('ours', 'users')" "TRUNCATE users; DELETE FROM csv_export.sync_state")
-s_empty_peer=$(best_of "INSERT INTO users SELECT * FROM peer ON CONFLICT (id) DO UPDATE SET $SET_ALL" "TRUNCATE users")
-s_changed_ours=$(best_of "CALL csv_export.sync('ours_changed', 'users')" "$RELOAD")
-s_changed_peer=$(best_of "INSERT INTO users SELECT * FROM peer_changed ON CONFLICT (id) DO UPDATE SET $SET_ALL" "$RELOAD")
-s_same_ours=$(best_of "CALL csv_export.sync('ours', 'users')" "$RELOAD")
-s_same_peer=$(best_of "INSERT INTO users SELECT * FROM peer ON CONFLICT (id) DO UPDATE SET $SET_ALL WHERE $CHANGED" "$RELOAD")
+{ read -r s_empty_ours; read -r s_empty_peer; } < <(best_of_each "TRUNCATE users; DELETE FROM csv_export.sync_state" \
+	"CALL csv_export.sync('ours', 'users')" \
+	"INSERT INTO users SELECT * FROM peer ON CONFLICT (id) DO UPDATE SET $SET_ALL")
+{ read -r s_changed_ours; read -r s_changed_peer; } < <(best_of_each "$RELOAD" \
+	"CALL csv_export.sync('ours_changed', 'users')" \
+	"INSERT INTO users SELECT * FROM peer_changed ON CONFLICT (id) DO UPDATE SET $SET_ALL")
+{ read -r s_same_ours; read -r s_same_peer; } < <(best_of_each "$RELOAD" \
+	"CALL csv_export.sync('ours', 'users')" \
+	"INSERT INTO users SELECT * FROM peer ON CONFLICT (id) DO UPDATE SET $SET_ALL WHERE $CHANGED")
 # what an unchanged sync wrote: row versions, dead tuples, row locks (xmax);
 # each psql session's statistics are flushed when it ends
 sql <<<"$RELOAD" >/dev/null
@@ -148,8 +163,7 @@ locked=$(sql -At -c "SELECT count(*) FROM users WHERE xmax::text <> '0'")
 writes="$(( ${after%%|*} - ${before%%|*} )) rows updated, $(( ${after##*|} - ${before##*|} )) new dead tuples, $locked rows locked"
 
 log "case 4: gzip, every column typed"
-c4_ours=$(best_of "$TYPED ours_gz")
-c4_peer=$(best_of "$TYPED peer_gz")
+{ read -r c4_ours; read -r c4_peer; } < <(best_of_each "" "$TYPED ours_gz" "$TYPED peer_gz")
 
 log "case 5: peak backend memory (VmHWM) for case 2"
 hwm() {

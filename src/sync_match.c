@@ -80,6 +80,7 @@ typedef struct SyncMatch
 	MemoryContext query_context;
 	Relation	target;
 	Relation	primary_key;
+	Snapshot	snapshot;
 	IndexScanDesc scan;
 	ScanKey		scan_keys;
 	TupleTableSlot *found;		/* the target row under the scan */
@@ -111,9 +112,6 @@ typedef struct SyncMatch
 /* rows the last _sync_match looked at, for csv_export.sync's counts */
 static int64 rows_matched = 0;
 
-static SyncMatch *sync_match_begin(FunctionCallInfo fcinfo, Oid target_oid,
-								   HeapTupleHeader row);
-
 /*
  * Nothing is left to close when the query ended in an error: aborting the
  * (sub)transaction released the pins and relation references before the
@@ -127,6 +125,7 @@ sync_match_end(void *arg)
 	if (!IsTransactionState() || !SubTransactionIsActive(match->subtransaction))
 		return;
 	index_endscan(match->scan);
+	UnregisterSnapshot(match->snapshot);
 	ExecDropSingleTupleTableSlot(match->found);
 	index_close(match->primary_key, NoLock);
 	table_close(match->target, NoLock);
@@ -285,8 +284,10 @@ sync_match_begin(FunctionCallInfo fcinfo, Oid target_oid, HeapTupleHeader row)
 	require_select_privilege(match->target, match);
 
 	match->found = table_slot_create(match->target, NULL);
+	/* the statement's snapshot: what the MERGE that calls us sees */
+	match->snapshot = RegisterSnapshot(GetActiveSnapshot());
 	match->scan = index_beginscan(match->target, match->primary_key,
-								  GetActiveSnapshot(), match->nkeys, 0);
+								  match->snapshot, match->nkeys, 0);
 	match->scan_key_context = AllocSetContextCreate(query_context, "csv_export sync scan key",
 													ALLOCSET_SMALL_SIZES);
 	match->last_key_context = AllocSetContextCreate(query_context, "csv_export sync last key",
