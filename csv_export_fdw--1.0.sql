@@ -351,7 +351,7 @@ BEGIN
         fetched := csv_export._sync_match_rows();
         PERFORM pg_catalog.set_config('enable_hashjoin', hashjoin_setting, true),
                 pg_catalog.set_config('enable_mergejoin', mergejoin_setting, true);
-      EXCEPTION WHEN cardinality_violation OR program_limit_exceeded THEN
+      EXCEPTION WHEN cardinality_violation THEN  -- from _sync_match alone
         GET STACKED DIAGNOSTICS err_message = MESSAGE_TEXT;
         PERFORM csv_export._report(pg_catalog.format(
           '%s: staging it, so that the last row of each key wins', err_message));

@@ -14,7 +14,7 @@
  * seen twice raises cardinality_violation and csv_export.sync stages the
  * export instead.  Keys are remembered by hash, within maintenance_work_mem,
  * unless they ascend (see check_key_is_new); a key that cannot be checked
- * raises program_limit_exceeded, which sends the sync to staging as well.
+ * raises cardinality_violation too.
  */
 #include "postgres.h"
 
@@ -422,8 +422,8 @@ check_key_is_new(SyncMatch *match)
 		match->ascending = false;
 		if (!match->seen)
 			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("cannot check the export's keys for repeats"),
+					(errcode(ERRCODE_CARDINALITY_VIOLATION),
+					 errmsg("cannot tell whether the export repeats a key"),
 					 match->seen_possible ?
 					 errdetail("The keys stopped ascending after " INT64_FORMAT " rows.",
 							   rows_matched - 1) :
@@ -437,8 +437,8 @@ check_key_is_new(SyncMatch *match)
 					 errmsg("export has more than one row with the same key")));
 		if (full && !match->ascending)
 			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("cannot check the export's keys for repeats"),
+					(errcode(ERRCODE_CARDINALITY_VIOLATION),
+					 errmsg("cannot tell whether the export repeats a key"),
 					 errdetail("The keys are out of order and more than maintenance_work_mem holds.")));
 		if (full || (match->ascending && rows_matched >= KEY_ORDER_EVIDENCE))
 			forget_seen_keys(match);
