@@ -21,7 +21,6 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/nbtree.h"
-#include "access/relscan.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -132,8 +131,9 @@ sync_match_end(void *arg)
 }
 
 static void
-require_select_privilege(Relation target, SyncMatch *match)
+require_select_privilege(SyncMatch *match)
 {
+	Relation	target = match->target;
 	Oid			relid = RelationGetRelid(target);
 	int			i;
 
@@ -281,7 +281,7 @@ sync_match_begin(FunctionCallInfo fcinfo, Oid target_oid, HeapTupleHeader row)
 	match->nulls = palloc(sizeof(bool) * match->source_desc->natts);
 	match_columns(match);
 	match_key(match);
-	require_select_privilege(match->target, match);
+	require_select_privilege(match);
 
 	match->found = table_slot_create(match->target, NULL);
 	/* the statement's snapshot: what the MERGE that calls us sees */
