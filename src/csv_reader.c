@@ -26,6 +26,7 @@
 typedef struct BatchRecord
 {
 	uint64_t	line;
+	uint64_t	terminators_before; /* line ends libcsv reported before it */
 	bool		too_long;
 	size_t		bytes;			/* field bytes so far */
 	int			nfields;
@@ -73,9 +74,11 @@ struct CsvReader
 	/* the record being assembled; may continue into the next chunk */
 	BatchRecord current;
 
-	/* physical line accounting */
+	/* physical line accounting (see account_quoted_newlines()) */
 	uint64_t	line;
 	bool		after_cr;
+	uint64_t	terminators;	/* every line end libcsv reported */
+	uint64_t	lf_terminators; /* those that were a '\n' */
 
 	/* UTF-8 byte-order mark at the start of the stream */
 	bool		bom_pending;
@@ -87,6 +90,7 @@ struct CsvReader
 	SkipState	skip_state;		/* SKIP_NONE unless skipping a long record */
 	bool		record_too_long;	/* stop: a record was too long */
 	uint64_t	long_record_line;	/* ... starting on this line */
+	uint64_t	long_record_terminators_before;
 
 	bool		out_of_memory;
 };
@@ -172,17 +176,19 @@ keeps_field(const CsvReader *reader, int number)
 		(number < reader->nkeep && reader->keep[number]);
 }
 
-static void
-count_newlines(CsvReader *reader, const char *value, size_t len)
+static uint64_t
+count_newlines(const char *data, size_t len)
 {
-	const char *end = value + len;
-	const char *nl = value;
+	const char *end = data + len;
+	const char *nl = data;
+	uint64_t	count = 0;
 
 	while ((nl = memchr(nl, '\n', end - nl)) != NULL)
 	{
-		reader->line++;
+		count++;
 		nl++;
 	}
+	return count;
 }
 
 static void
@@ -193,9 +199,6 @@ on_field(void *value, size_t len, void *arg)
 	CsvField   *field;
 
 	reader->after_cr = false;
-	if (value != NULL && len > 0)
-		count_newlines(reader, value, len);
-
 	reader->current.bytes += len;
 	if (reader->current.bytes > reader->max_record_bytes)
 		reader->current.too_long = true;
@@ -232,6 +235,7 @@ static void
 start_record(CsvReader *reader)
 {
 	reader->current.line = reader->line;
+	reader->current.terminators_before = reader->terminators;
 	reader->current.too_long = false;
 	reader->current.bytes = 0;
 	reader->current.nfields = 0;
@@ -263,6 +267,7 @@ end_long_record(CsvReader *reader)
 	{
 		reader->record_too_long = true;
 		reader->long_record_line = reader->current.line;
+		reader->long_record_terminators_before = reader->current.terminators_before;
 		return;
 	}
 	reader->current.nfields = 0;
@@ -295,6 +300,9 @@ on_record(int terminator, void *arg)
 	reader->after_cr = (terminator == '\r');
 	if ((terminator == '\n' || terminator == '\r') && !lf_of_crlf)
 		reader->line++;
+	reader->terminators++;
+	if (terminator == '\n')
+		reader->lf_terminators++;
 	start_record(reader);
 }
 
@@ -516,10 +524,92 @@ skip_state_of_parser(const struct csv_parser *parser)
 	return SKIP_UNQUOTED;
 }
 
+/*
+ * Physical line numbers.  libcsv reports every line end outside quotes
+ * (CSV_REPALL_NL), and on_record() counts those; a line break inside a
+ * quoted field it passes on as data.  Looking for those in every field
+ * would cost a memchr() call per field, so instead each chunk's line breaks
+ * are counted in one pass after libcsv has read it: as many as libcsv
+ * reported, and there were none inside quotes.  Otherwise (rare) the chunk
+ * is read again following the quotes, and the records that started in it
+ * after such a line break are moved down.
+ */
+typedef struct LineAccountingMark
+{
+	uint64_t	terminators;
+	uint64_t	lf_terminators;
+	bool		inside_quotes;
+} LineAccountingMark;
+
+static LineAccountingMark
+line_accounting_mark(const CsvReader *reader)
+{
+	LineAccountingMark mark;
+
+	mark.terminators = reader->terminators;
+	mark.lf_terminators = reader->lf_terminators;
+	mark.inside_quotes = (reader->parser.pstate == LIBCSV_FIELD_BEGUN && reader->parser.quoted);
+	return mark;
+}
+
+/* The records that started after the nth line end since mark get moved down. */
+static void
+move_records_down(CsvReader *reader, size_t *next_record, uint64_t terminators_before,
+				  uint64_t lines)
+{
+	while (*next_record < reader->nrecords &&
+		   reader->records[*next_record].terminators_before == terminators_before)
+		reader->records[(*next_record)++].line += lines;
+	if (reader->current.terminators_before == terminators_before)
+		reader->current.line += lines;
+	if (reader->record_too_long &&
+		reader->long_record_terminators_before == terminators_before)
+		reader->long_record_line += lines;
+}
+
+/*
+ * The line breaks inside quoted fields in the len bytes libcsv just read.
+ * Accepted CSV opens and closes quoted fields at every quote character (an
+ * escaped quote closes and reopens), so their parity tells inside from
+ * outside; where libcsv stopped at an error, the bytes read so far were
+ * still accepted.
+ */
+static void
+account_quoted_newlines(CsvReader *reader, const LineAccountingMark *mark,
+						const char *data, size_t len)
+{
+	unsigned char quote = reader->parser.quote_char;
+	bool		inside = mark->inside_quotes;
+	uint64_t	terminators = mark->terminators;
+	uint64_t	quoted_newlines = 0;
+	size_t		next_record = reader->nrecords;
+	size_t		i;
+
+	if (count_newlines(data, len) == reader->lf_terminators - mark->lf_terminators)
+		return;
+
+	while (next_record > 0 &&
+		   reader->records[next_record - 1].terminators_before > mark->terminators)
+		next_record--;
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) data[i];
+
+		if (c == quote)
+			inside = !inside;
+		else if (inside && c == '\n')
+			quoted_newlines++;
+		else if (!inside && (c == '\n' || c == '\r'))
+			move_records_down(reader, &next_record, ++terminators, quoted_newlines);
+	}
+	reader->line += quoted_newlines;
+}
+
 static CsvReaderStatus
 parse_bytes(CsvReader *reader, const char *data, size_t len)
 {
 	size_t		parsed;
+	LineAccountingMark before;
 
 	while (len > 0)
 	{
@@ -532,10 +622,12 @@ parse_bytes(CsvReader *reader, const char *data, size_t len)
 		}
 
 		grow_parser_buffer(reader);
+		before = line_accounting_mark(reader);
 		field_buffer_limit = reader->max_record_bytes;
 		field_buffer_limit_hit = false;
 		parsed = csv_parse(&reader->parser, data, len, on_field, on_record, reader);
 		field_buffer_limit = SIZE_MAX;
+		account_quoted_newlines(reader, &before, data, parsed);
 
 		if (reader->out_of_memory)
 			return CSV_READER_OUT_OF_MEMORY;
@@ -554,12 +646,7 @@ parse_bytes(CsvReader *reader, const char *data, size_t len)
 		if (!reader->skip_long_records)
 			return CSV_READER_RECORD_TOO_LONG;
 
-		/*
-		 * One field is longer than a record may be: skip its record.  The
-		 * line breaks in what libcsv holds of the field still count.
-		 */
-		count_newlines(reader, (const char *) reader->parser.entry_buf,
-					   reader->parser.entry_pos);
+		/* one field is longer than a record may be: skip its record */
 		reader->current.too_long = true;
 		reader->skip_state = skip_state_of_parser(&reader->parser);
 		data += parsed;

@@ -52,11 +52,11 @@ static const TestCase cases[] = {
 	{"kept fields only", "a,b,c\n1,2,3\n", 0, keep_second, 2, "1:[#1=b] 2:[#1=2] ", CSV_READER_OK, 0, false},
 	{"no fields kept still counts", "a,b\n1,2,3\n", 0, keep_second, 0, "1:{2} 2:{3} ", CSV_READER_OK, 0, false},
 	{"long field", NULL, 0, NULL, 0, NULL, CSV_READER_OK, 0, false},
-	{"unterminated quote", "a\n\"open\n", 0, NULL, 0, "1:[a] ", CSV_READER_UNTERMINATED_QUOTE, 0, false},
-	{"quote in unquoted field", "a\nb\"c\n", 0, NULL, 0, "1:[a] ", CSV_READER_QUOTE_IN_UNQUOTED_FIELD, 0, false},
-	{"text after closing quote", "\"a\"b\n", 0, NULL, 0, "", CSV_READER_TEXT_AFTER_CLOSING_QUOTE, 0, false},
+	{"unterminated quote", "a\n\"open\n", 0, NULL, 0, "1:[a] !2", CSV_READER_UNTERMINATED_QUOTE, 0, false},
+	{"quote in unquoted field", "a\nb\"c\n", 0, NULL, 0, "1:[a] !2", CSV_READER_QUOTE_IN_UNQUOTED_FIELD, 0, false},
+	{"text after closing quote", "\"a\"b\n", 0, NULL, 0, "!1", CSV_READER_TEXT_AFTER_CLOSING_QUOTE, 0, false},
 	/* records over a limit of 8 bytes of field data */
-	{"long record stops", "a,b\n1234,56789\nc,d\n", 0, NULL, 0, "1:[a|b] ",
+	{"long record stops", "a,b\n1234,56789\nc,d\n", 0, NULL, 0, "1:[a|b] !2",
 	CSV_READER_RECORD_TOO_LONG, 8, false},
 	{"long record of short fields skipped", "a,b\n1234,56789\nc,d\n", 0, NULL, 0,
 	"1:[a|b] 2:<too long> 3:[c|d] ", CSV_READER_OK, 8, true},
@@ -67,7 +67,13 @@ static const TestCase cases[] = {
 	{"long field at end of data", "a,b\n123456789012", 0, NULL, 0,
 	"1:[a|b] 2:<too long> ", CSV_READER_OK, 8, true},
 	{"unterminated quote in a skipped record", "a,b\n\"123456789012\n", 0, NULL, 0,
-	"1:[a|b] ", CSV_READER_UNTERMINATED_QUOTE, 8, true},
+	"1:[a|b] !2", CSV_READER_UNTERMINATED_QUOTE, 8, true},
+	{"error line after quoted newlines", "\"a\nb\",1\n\"c\n\nd\",2\nx\"y\n", 0, NULL, 0,
+	"1:[a\nb|1] 3:[c\n\nd|2] !6", CSV_READER_QUOTE_IN_UNQUOTED_FIELD, 0, false},
+	{"long record line after quoted newline", "\"a\nb\",c\n\"1\n2\",345678901\n", 0, NULL, 0,
+	"1:[a\nb|c] !3", CSV_READER_RECORD_TOO_LONG, 8, false},
+	{"quoted newlines and escaped quotes across lines", "\"\"\"\n\",\"\n\"\"\"\nx\ny,\"\"\n", 0, NULL, 0,
+	"1:[\"\n|\n\"] 4:[x] 5:[y|] ", CSV_READER_OK, 0, false},
 	{"record exactly at the limit", "1234,5678\n", 0, NULL, 0, "1:[1234|5678] ",
 	CSV_READER_OK, 8, true},
 };
@@ -185,6 +191,14 @@ parse_in_chunks(const TestCase *tc, const char *input, size_t len,
 	{
 		status = csv_reader_finish(reader);
 		drain(reader, out, tc->keep != NULL);
+	}
+	if (status != CSV_READER_OK)
+	{
+		char		where[32];
+
+		snprintf(where, sizeof(where), "!%llu",
+				 (unsigned long long) csv_reader_current_line(reader));
+		append_str(out, where);
 	}
 	csv_reader_destroy(reader);
 	return status;

@@ -6,7 +6,8 @@
  * byte-order mark), the record limit and what happens to longer records,
  * the chunk size the rest is fed in, and which of the first eight fields
  * are kept.  Besides crashes and sanitizer reports, it checks what the
- * reader promises about every record it hands out.
+ * reader promises about every record it hands out, and that reading the
+ * same bytes whole gives the same records.
  *
  *   make fuzz FUZZ_SECONDS=60
  */
@@ -18,8 +19,23 @@
 
 #define CHECK(cond) do { if (!(cond)) abort(); } while (0)
 
+/* what a reading handed out, to compare readings fed in different chunks */
+typedef struct Reading
+{
+	uint64_t	digest;
+	uint64_t	last_line;
+	CsvReaderStatus status;
+	uint64_t	error_line;
+} Reading;
+
 static void
-check_records(CsvReader *reader, size_t limit, uint64_t *last_line)
+mix(Reading *reading, uint64_t value)
+{
+	reading->digest = (reading->digest ^ value) * 0x100000001b3ULL;
+}
+
+static void
+check_records(CsvReader *reader, size_t limit, Reading *reading)
 {
 	CsvRecord	record;
 
@@ -29,8 +45,10 @@ check_records(CsvReader *reader, size_t limit, uint64_t *last_line)
 		int			previous = -1;
 		int			i;
 
-		CHECK(record.line >= *last_line);
-		*last_line = record.line;
+		CHECK(record.line >= reading->last_line);
+		reading->last_line = record.line;
+		mix(reading, record.line);
+		mix(reading, (uint64_t) record.nfields * 2 + record.too_long);
 		if (record.too_long)
 		{
 			CHECK(record.nfields == 0 && record.nkept == 0);
@@ -51,51 +69,70 @@ check_records(CsvReader *reader, size_t limit, uint64_t *last_line)
 	}
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/*
+ * Read data in chunks of the given size; the first four bytes of the input
+ * chose the reader's settings.
+ */
+static Reading
+read_in_chunks(const uint8_t *settings, const uint8_t *data, size_t size, size_t chunk)
 {
 	static const char delimiters[] = {',', ';', '|', '\t'};
+	Reading		reading = {0xcbf29ce484222325ULL, 0, CSV_READER_OK, 0};
 	CsvReader  *reader;
-	CsvReaderStatus status = CSV_READER_OK;
 	bool		keep[8];
 	size_t		limit;
-	size_t		chunk;
-	uint64_t	last_line = 0;
 	int			i;
 
-	if (size < 4)
-		return 0;
-	reader = csv_reader_create(delimiters[data[0] & 3], (data[0] & 4) ? '\'' : '"',
-							   (data[0] & 8) != 0);
-	if (reader == NULL)
-		return 0;
-	limit = data[1] ? (size_t) data[1] * 4 : SIZE_MAX;
-	if (data[1])
-		csv_reader_limit_record(reader, limit, (data[0] & 16) != 0);
-	chunk = 1 + data[2];
-	if (data[3] != 0xff)
+	reader = csv_reader_create(delimiters[settings[0] & 3], (settings[0] & 4) ? '\'' : '"',
+							   (settings[0] & 8) != 0);
+	CHECK(reader != NULL);
+	limit = settings[1] ? (size_t) settings[1] * 4 : SIZE_MAX;
+	if (settings[1])
+		csv_reader_limit_record(reader, limit, (settings[0] & 16) != 0);
+	if (settings[3] != 0xff)
 	{
 		for (i = 0; i < 8; i++)
-			keep[i] = (data[3] >> i) & 1;
+			keep[i] = (settings[3] >> i) & 1;
 		CHECK(csv_reader_keep_fields(reader, keep, 8));
 	}
-	data += 4;
-	size -= 4;
 
-	while (size > 0 && status == CSV_READER_OK)
+	while (size > 0 && reading.status == CSV_READER_OK)
 	{
 		size_t		n = size < chunk ? size : chunk;
 
-		status = csv_reader_feed(reader, (const char *) data, n);
-		check_records(reader, limit, &last_line);
+		reading.status = csv_reader_feed(reader, (const char *) data, n);
+		check_records(reader, limit, &reading);
 		data += n;
 		size -= n;
 	}
-	if (status == CSV_READER_OK)
+	if (reading.status == CSV_READER_OK)
 	{
-		csv_reader_finish(reader);
-		check_records(reader, limit, &last_line);
+		reading.status = csv_reader_finish(reader);
+		check_records(reader, limit, &reading);
 	}
+	if (reading.status != CSV_READER_OK)
+		reading.error_line = csv_reader_current_line(reader);
 	csv_reader_destroy(reader);
+	return reading;
+}
+
+/*
+ * Besides the promises checked on every record, the records (their lines
+ * and field counts) and how the reading ends must not depend on how the
+ * bytes were cut into chunks.
+ */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	Reading		in_chunks;
+	Reading		whole;
+
+	if (size < 4)
+		return 0;
+	in_chunks = read_in_chunks(data, data + 4, size - 4, 1 + data[2]);
+	whole = read_in_chunks(data, data + 4, size - 4, size);
+	CHECK(in_chunks.digest == whole.digest);
+	CHECK(in_chunks.status == whole.status);
+	CHECK(in_chunks.error_line == whole.error_line);
 	return 0;
 }
