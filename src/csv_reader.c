@@ -528,11 +528,11 @@ skip_state_of_parser(const struct csv_parser *parser)
  * Physical line numbers.  libcsv reports every line end outside quotes
  * (CSV_REPALL_NL), and on_record() counts those; a line break inside a
  * quoted field it passes on as data.  Looking for those in every field
- * would cost a memchr() call per field, so instead each chunk's line breaks
- * are counted in one pass after libcsv has read it: as many as libcsv
- * reported, and there were none inside quotes.  Otherwise (rare) the chunk
- * is read again following the quotes, and the records that started in it
- * after such a line break are moved down.
+ * would cost a memchr() call per field, so instead the line breaks of each
+ * chunk libcsv has read are counted in one pass: if there are no more than
+ * libcsv reported, none was inside quotes.  Otherwise (rare) the chunk is
+ * read again following the quotes, and the records that started in it after
+ * such a line break are moved down.
  */
 typedef struct LineAccountingMark
 {
