@@ -132,22 +132,6 @@ value_converter_to_server(ValueConverter *converter, const char *value, size_t l
 	return converted;
 }
 
-/* The number written by the n decimal digits at s, or -1 if they are not digits. */
-int
-parse_digits(const char *s, int n)
-{
-	int			value = 0;
-	int			i;
-
-	for (i = 0; i < n; i++)
-	{
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		value = value * 10 + (s[i] - '0');
-	}
-	return value;
-}
-
 /*
  * The commonest timestamp of exports, "2024-12-01T10:15:30Z" (optionally
  * with up to six fraction digits, a space for the T, or "+00:00"), parsed
