@@ -260,6 +260,17 @@ parse_integer_option(const IntegerOption *opt, const char *value)
 	return (int64) parsed;
 }
 
+/* value must be first or second, spelled exactly so */
+static void
+check_either(const char *name, const char *value, const char *first, const char *second)
+{
+	if (strcmp(value, first) != 0 && strcmp(value, second) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errhint("Valid values are \"%s\" and \"%s\".", first, second)));
+}
+
 static void
 check_no_newlines(const char *name, const char *value)
 {
@@ -374,13 +385,7 @@ check_option_value(DefElem *def)
 	else if (strcmp(name, "headers") == 0)
 		check_headers(value);
 	else if (strcmp(name, "method") == 0)
-	{
-		if (strcmp(value, "GET") != 0 && strcmp(value, "POST") != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-					 errmsg("invalid value for option \"method\": \"%s\"", value),
-					 errhint("Valid values are \"GET\" and \"POST\".")));
-	}
+		check_either(name, value, "GET", "POST");
 	else if (strcmp(name, "pagination") == 0)
 		(void) pagination_mode(value);
 	else if (strcmp(name, "page_param") == 0 || strcmp(name, "page_size_param") == 0 ||
@@ -393,13 +398,7 @@ check_option_value(DefElem *def)
 					 errmsg("option \"%s\" cannot be empty", name)));
 	}
 	else if (strcmp(name, "on_error") == 0)
-	{
-		if (strcmp(value, "stop") != 0 && strcmp(value, "skip") != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-					 errmsg("invalid value for option \"on_error\": \"%s\"", value),
-					 errhint("Valid values are \"stop\" and \"skip\".")));
-	}
+		check_either(name, value, "stop", "skip");
 	else if (strcmp(name, "bearer_token") == 0 || strcmp(name, "username") == 0 ||
 			 strcmp(name, "password") == 0 || strcmp(name, "user_agent") == 0)
 		check_no_newlines(name, value);
