@@ -175,6 +175,7 @@ DECLARE
   insert_values text[];
   changed    text;
   where_sql  text := '';
+  export_row text;
 BEGIN
   SELECT array_agg(t.name ORDER BY t.name) FILTER (WHERE t.in_key)
     INTO keys FROM csv_export._columns(target) t;
@@ -206,9 +207,9 @@ BEGIN
 
   -- the export row as the target has it; _deleted false, so that a row
   -- soft-deleted in the target counts as changed
-  direct_merge := pg_catalog.format('SELECT %s%s FROM %s', array_to_string(copied_sql, ', '),
-                                    CASE WHEN has_deleted THEN ', false AS _deleted' ELSE '' END,
-                                    src_name);
+  export_row := pg_catalog.format('SELECT %s%s FROM %s', array_to_string(copied_sql, ', '),
+                                  CASE WHEN has_deleted THEN ', false AS _deleted' ELSE '' END,
+                                  src_name);
 
   IF cursor_column IS NOT NULL THEN
     SELECT s.type INTO cursor_type FROM csv_export._columns(source) s WHERE s.name = cursor_column;
@@ -271,7 +272,7 @@ BEGIN
   direct_merge := pg_catalog.format(
     'MERGE INTO %s t USING (SELECT * FROM (SELECT r.*, csv_export._sync_match(%s::regclass, r) AS _csv_export_tid '
     'FROM (%s) r) m WHERE _csv_export_tid IS DISTINCT FROM ''(0,0)'') s ON t.ctid = s._csv_export_tid',
-    tgt_name, target::oid, direct_merge);
+    tgt_name, target::oid, export_row);
   IF updates IS NOT NULL THEN
     direct_merge := direct_merge || pg_catalog.format(' WHEN MATCHED THEN UPDATE SET %s',
                                                       array_to_string(updates, ', '));
