@@ -56,6 +56,13 @@ ALTER FOREIGN TABLE paged_cursor OPTIONS (ADD prefetch_pages '4');
 SELECT count(*) FROM paged_cursor;
 SELECT count(*) FROM (TABLE paged_cursor EXCEPT ALL TABLE user_whole) d;
 
+-- pages longer than one read of the body, with pages fetched ahead: the
+-- page being read gets no bytes while the ones ahead are driven
+CREATE FOREIGN TABLE paged_long (id text, name text) SERVER paged_api
+  OPTIONS (path '/paged?mode=page&rows=30000&per_page=10000', pagination 'page',
+           page_param 'page', page_size_param 'per_page', page_size '10000');
+SELECT count(*), count(DISTINCT id), min(id), max(id) FROM paged_long;
+
 -- since_param stays on every page
 ALTER FOREIGN TABLE paged_link ALTER COLUMN "updatedAt" OPTIONS (ADD since_param 'updated_since');
 EXPLAIN (VERBOSE, COSTS OFF)

@@ -321,13 +321,23 @@ http_session_create(void)
 	return session;
 }
 
-/* Curl write callback: copy, or pause when the buffer is full. */
+/*
+ * Curl write callback: copy, or pause when the buffer is full.  While the
+ * caller has the buffer, bytes stay with curl until the next
+ * http_transfer_read(): the session is driven between reads for the pages
+ * fetched ahead, and bytes added then would be dropped with the buffer.
+ */
 static size_t
 receive_body(char *data, size_t size, size_t nmemb, void *arg)
 {
 	HttpTransfer *transfer = arg;
 	size_t		len = size * nmemb;
 
+	if (transfer->body_handed_out)
+	{
+		transfer->paused = true;
+		return CURL_WRITEFUNC_PAUSE;
+	}
 	if (transfer->body_len + len > transfer->body_cap)
 	{
 		char	   *grown;
