@@ -20,6 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __GNUC__
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
 /* Smallest growth step for libcsv's field buffer; see grow_parser_buffer(). */
 #define MIN_PARSER_BLOCK	(64 * 1024)
 
@@ -191,20 +197,14 @@ count_newlines(const char *data, size_t len)
 	return count;
 }
 
-static void
-on_field(void *value, size_t len, void *arg)
+/*
+ * Copy a field into the batch.  Kept out of line: on_field() runs for every
+ * field, kept or not, and stays a leaf function without it.
+ */
+static NOINLINE void
+keep_field(CsvReader *reader, int number, const void *value, size_t len)
 {
-	CsvReader  *reader = arg;
-	int			number = reader->current.nfields++;
 	CsvField   *field;
-
-	reader->after_cr = false;
-	reader->current.bytes += len;
-	if (reader->current.bytes > reader->max_record_bytes)
-		reader->current.too_long = true;
-	if (reader->out_of_memory || reader->current.too_long ||
-		reader->record_too_long || !keeps_field(reader, number))
-		return;
 
 	if (!ensure_field_slots(reader, reader->nfields + 1) ||
 		(value != NULL &&
@@ -229,6 +229,22 @@ on_field(void *value, size_t len, void *arg)
 	}
 	reader->nfields++;
 	reader->current.nkept++;
+}
+
+static void
+on_field(void *value, size_t len, void *arg)
+{
+	CsvReader  *reader = arg;
+	int			number = reader->current.nfields++;
+
+	reader->after_cr = false;
+	reader->current.bytes += len;
+	if (reader->current.bytes > reader->max_record_bytes)
+		reader->current.too_long = true;
+	if (reader->out_of_memory || reader->current.too_long ||
+		reader->record_too_long || !keeps_field(reader, number))
+		return;
+	keep_field(reader, number, value, len);
 }
 
 static void
