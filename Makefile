@@ -9,6 +9,7 @@ OBJS = \
 	src/import.o \
 	src/option.o \
 	src/pagination.o \
+	src/parse_worker.o \
 	src/record_stream.o \
 	src/rejects.o \
 	src/sync_match.o \
@@ -22,8 +23,8 @@ PGFILEDESC = "csv_export_fdw - foreign data wrapper for CSV exports over HTTP"
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --load-extension=csv_export_fdw
 
-SHLIB_LINK += -lcurl -lcsv
-PG_CFLAGS += -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+SHLIB_LINK += -lcurl -lcsv -pthread
+PG_CFLAGS += -pthread -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 ifdef WERROR
 PG_CFLAGS += -Werror
 endif

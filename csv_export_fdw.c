@@ -28,6 +28,7 @@
 #include "nodes/nodeFuncs.h"
 #include "optimizer/restrictinfo.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -104,6 +105,8 @@ void
 _PG_init(void)
 {
 	http_global_init();
+	parse_worker_define_guc();
+	MarkGUCPrefixReserved("csv_export_fdw");
 }
 
 Datum

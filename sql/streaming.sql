@@ -58,4 +58,42 @@ SELECT count(*), max("updatedAt"), sum(length(address)) > 0 AS has_addresses FRO
 SELECT peak_rss_kb() - :peak_before < 8 * 1024 AS memory_bounded;
 
 DROP FUNCTION peak_rss_kb();
+
+-- past its header, an export is parsed on a thread of the scan's, a chunk
+-- ahead of the rows being returned (csv_export_fdw.parse_thread): the same
+-- rows as parsed in the backend, and the same errors, on the same lines,
+-- when they come many chunks in (every 7th row has two line breaks in its
+-- address, so lines and rows part ways)
+CREATE FOREIGN TABLE user_long (
+  id text, name text, email text, address text, company text, job text,
+  "updatedAt" timestamptz, "createdAt" timestamptz
+) SERVER stream_api OPTIONS (path '/export/csv?rows=30000');
+CREATE TEMP TABLE parsed_on_thread AS SELECT * FROM user_long;
+SET csv_export_fdw.parse_thread = off;
+CREATE TEMP TABLE parsed_in_backend AS SELECT * FROM user_long;
+RESET csv_export_fdw.parse_thread;
+SELECT (SELECT count(*) FROM parsed_on_thread) AS on_thread,
+       (SELECT count(*) FROM parsed_in_backend) AS in_backend,
+       (SELECT count(*) FROM (TABLE parsed_on_thread EXCEPT ALL TABLE parsed_in_backend) d) AS differing;
+SELECT id FROM user_long LIMIT 2;
+CREATE FOREIGN TABLE user_bad_late (id text, "updatedAt" timestamptz) SERVER stream_api
+  OPTIONS (path '/export/csv?rows=30000&bad_value_at=25000');
+SELECT max("updatedAt") FROM user_bad_late;
+SET csv_export_fdw.parse_thread = off;
+SELECT max("updatedAt") FROM user_bad_late;
+RESET csv_export_fdw.parse_thread;
+CREATE FOREIGN TABLE user_stray_quote_late (id text) SERVER stream_api
+  OPTIONS (path '/export/csv?rows=30000&stray_quote_at=25000');
+SELECT count(*) FROM user_stray_quote_late;
+SET csv_export_fdw.parse_thread = off;
+SELECT count(*) FROM user_stray_quote_late;
+RESET csv_export_fdw.parse_thread;
+-- skipped, the bad row is recorded with its line and the scan goes on;
+-- the errors above, raised while the thread had a chunk, left nothing behind
+ALTER FOREIGN TABLE user_bad_late OPTIONS (ADD on_error 'skip');
+SELECT count(*), max("updatedAt") FROM user_bad_late;
+SELECT line, left(error, 40) AS error FROM csv_export.rejects
+  WHERE foreign_table = 'user_bad_late'::regclass;
+SELECT count(*) FROM user_long;
+
 DROP SERVER stream_api CASCADE;

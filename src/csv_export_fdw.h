@@ -145,6 +145,16 @@ extern char *pagination_next_url(const CsvExportOptions *options, int page,
 								 uint64 records);
 extern const char *pagination_mode_name(PaginationMode mode);
 
+/* in parse_worker.c */
+typedef struct ParseWorker ParseWorker;
+
+extern void parse_worker_define_guc(void);
+extern ParseWorker *parse_worker_start(void);
+extern void parse_worker_begin(ParseWorker *worker, CsvReader *reader,
+							   const char *data, size_t len);
+extern CsvReaderStatus parse_worker_wait(ParseWorker *worker);
+extern bool parse_worker_busy(const ParseWorker *worker);
+
 /* in record_stream.c */
 typedef struct RecordStream RecordStream;
 

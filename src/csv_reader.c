@@ -4,9 +4,9 @@
  *
  * Bytes arrive in arbitrary chunks; libcsv calls us back once per field and
  * once per record end, possibly many times within one chunk.  We collect the
- * complete records of a chunk in a batch that the caller drains with
- * csv_reader_next() before feeding the next chunk.  A record that straddles
- * two chunks stays at the tail of the batch and is carried forward, so
+ * complete records of a chunk in a batch; publishing it hands the batch to
+ * csv_reader_next() while the next chunk goes into the other batch.  A
+ * record that straddles two chunks is carried over to the next batch, so
  * chunk boundaries never change what a record contains.
  *
  * Only the fields the caller asked for are copied; the rest are counted, so
@@ -17,8 +17,11 @@
 #include "csv_reader.h"
 
 #include <csv.h>
+#include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define CACHE_LINE	64
 
 #ifdef __GNUC__
 #define NOINLINE __attribute__((noinline))
@@ -51,8 +54,42 @@ typedef enum SkipState
 	SKIP_AFTER_QUOTE
 } SkipState;
 
+/*
+ * Complete records, with the fields kept of them, and how many of them were
+ * handed out.  A reader has two: one is read by csv_reader_next() while
+ * libcsv fills the other, so that parsing a chunk may run on another thread
+ * while the records of the chunk before are used (see csv_reader_publish()).
+ */
+typedef struct RecordBatch
+{
+	/* kept field values, NUL-terminated, back to back */
+	alignas(CACHE_LINE) char *bytes;
+	size_t		bytes_len;
+	size_t		bytes_cap;
+
+	/* kept fields; offsets[i] locates fields[i].value */
+	CsvField   *fields;
+	size_t	   *offsets;
+	size_t		nfields;
+	size_t		fields_cap;
+
+	BatchRecord *records;
+	size_t		nrecords;
+	size_t		records_cap;
+	size_t		next_record;
+} RecordBatch;
+
+/*
+ * What the reading side and the parsing side write sits on cache lines of
+ * its own (the batches, the parser state): with the two on different
+ * threads, sharing a line would bounce it between the cores at every field.
+ */
 struct CsvReader
 {
+	RecordBatch batches[2];
+	RecordBatch *reading;		/* csv_reader_next() hands out this one */
+
+	alignas(CACHE_LINE) RecordBatch *parsing;	/* libcsv's callbacks add to this one */
 	struct csv_parser parser;
 
 	/* which field numbers to copy out */
@@ -60,24 +97,7 @@ struct CsvReader
 	bool	   *keep;
 	int			nkeep;
 
-	/* kept field values of the batch, NUL-terminated, back to back */
-	char	   *bytes;
-	size_t		bytes_len;
-	size_t		bytes_cap;
-
-	/* kept fields of the batch; offsets[i] locates fields[i].value */
-	CsvField   *fields;
-	size_t	   *offsets;
-	size_t		nfields;
-	size_t		fields_cap;
-
-	/* complete records of the batch, and how many were handed out */
-	BatchRecord *records;
-	size_t		nrecords;
-	size_t		records_cap;
-	size_t		next_record;
-
-	/* the record being assembled; may continue into the next chunk */
+	/* the record being assembled, in *parsing; may continue into the next chunk */
 	BatchRecord current;
 
 	/* physical line accounting (see account_quoted_newlines()) */
@@ -101,9 +121,12 @@ struct CsvReader
 	bool		out_of_memory;
 };
 
-/* libcsv's field buffer may not grow past this (see limited_realloc()). */
-static size_t field_buffer_limit = SIZE_MAX;
-static bool field_buffer_limit_hit = false;
+/*
+ * libcsv's field buffer may not grow past this (see limited_realloc()).
+ * Per thread: readers may parse on a thread of their own.
+ */
+static _Thread_local size_t field_buffer_limit = SIZE_MAX;
+static _Thread_local bool field_buffer_limit_hit = false;
 
 static const unsigned char utf8_bom[3] = {0xEF, 0xBB, 0xBF};
 
@@ -117,8 +140,8 @@ static const unsigned char utf8_bom[3] = {0xEF, 0xBB, 0xBF};
 /*
  * libcsv grows its field buffer through this: refusing to grow past the
  * record limit is what keeps one huge field from taking all memory.  libcsv
- * has no context pointer for it, hence the static limit, set around each
- * csv_parse() call (a backend, and the fuzzer, parse on one thread).
+ * has no context pointer for it, hence the thread-local limit, set around
+ * each csv_parse() call.
  */
 static void *
 limited_realloc(void *ptr, size_t size)
@@ -162,16 +185,16 @@ ensure_capacity(void **array, size_t *cap, size_t needed, size_t elem_size)
 }
 
 static bool
-ensure_field_slots(CsvReader *reader, size_t needed)
+ensure_field_slots(RecordBatch *batch, size_t needed)
 {
-	size_t		cap = reader->fields_cap;
+	size_t		cap = batch->fields_cap;
 
-	if (!ensure_capacity((void **) &reader->fields, &cap, needed, sizeof(CsvField)))
+	if (!ensure_capacity((void **) &batch->fields, &cap, needed, sizeof(CsvField)))
 		return false;
-	cap = reader->fields_cap;
-	if (!ensure_capacity((void **) &reader->offsets, &cap, needed, sizeof(size_t)))
+	cap = batch->fields_cap;
+	if (!ensure_capacity((void **) &batch->offsets, &cap, needed, sizeof(size_t)))
 		return false;
-	reader->fields_cap = cap;
+	batch->fields_cap = cap;
 	return true;
 }
 
@@ -204,30 +227,31 @@ count_newlines(const char *data, size_t len)
 static NOINLINE void
 keep_field(CsvReader *reader, int number, const void *value, size_t len)
 {
+	RecordBatch *batch = reader->parsing;
 	CsvField   *field;
 
-	if (!ensure_field_slots(reader, reader->nfields + 1) ||
+	if (!ensure_field_slots(batch, batch->nfields + 1) ||
 		(value != NULL &&
-		 !ensure_capacity((void **) &reader->bytes, &reader->bytes_cap,
-						  reader->bytes_len + len + 1, 1)))
+		 !ensure_capacity((void **) &batch->bytes, &batch->bytes_cap,
+						  batch->bytes_len + len + 1, 1)))
 	{
 		reader->out_of_memory = true;
 		return;
 	}
 
-	field = &reader->fields[reader->nfields];
+	field = &batch->fields[batch->nfields];
 	field->number = number;
 	field->is_null = (value == NULL);
 	field->len = len;
 	field->value = NULL;		/* resolved in csv_reader_next() */
-	reader->offsets[reader->nfields] = reader->bytes_len;
+	batch->offsets[batch->nfields] = batch->bytes_len;
 	if (value != NULL)
 	{
-		memcpy(reader->bytes + reader->bytes_len, value, len);
-		reader->bytes[reader->bytes_len + len] = '\0';
-		reader->bytes_len += len + 1;
+		memcpy(batch->bytes + batch->bytes_len, value, len);
+		batch->bytes[batch->bytes_len + len] = '\0';
+		batch->bytes_len += len + 1;
 	}
-	reader->nfields++;
+	batch->nfields++;
 	reader->current.nkept++;
 }
 
@@ -256,16 +280,18 @@ start_record(CsvReader *reader)
 	reader->current.bytes = 0;
 	reader->current.nfields = 0;
 	reader->current.nkept = 0;
-	reader->current.first_field = reader->nfields;
-	reader->current.first_byte = reader->bytes_len;
+	reader->current.first_field = reader->parsing->nfields;
+	reader->current.first_byte = reader->parsing->bytes_len;
 }
 
 static void
 push_record(CsvReader *reader)
 {
-	if (ensure_capacity((void **) &reader->records, &reader->records_cap,
-						reader->nrecords + 1, sizeof(BatchRecord)))
-		reader->records[reader->nrecords++] = reader->current;
+	RecordBatch *batch = reader->parsing;
+
+	if (ensure_capacity((void **) &batch->records, &batch->records_cap,
+						batch->nrecords + 1, sizeof(BatchRecord)))
+		batch->records[batch->nrecords++] = reader->current;
 	else
 		reader->out_of_memory = true;
 }
@@ -277,8 +303,8 @@ push_record(CsvReader *reader)
 static void
 end_long_record(CsvReader *reader)
 {
-	reader->nfields = reader->current.first_field;
-	reader->bytes_len = reader->current.first_byte;
+	reader->parsing->nfields = reader->current.first_field;
+	reader->parsing->bytes_len = reader->current.first_byte;
 	if (!reader->skip_long_records)
 	{
 		reader->record_too_long = true;
@@ -336,13 +362,16 @@ set_up_parser(CsvReader *reader, char delimiter, char quote)
 CsvReader *
 csv_reader_create(char delimiter, char quote, bool strip_utf8_bom)
 {
-	CsvReader  *reader = calloc(1, sizeof(CsvReader));
+	CsvReader  *reader = aligned_alloc(CACHE_LINE, sizeof(CsvReader));
 
 	if (reader == NULL)
 		return NULL;
+	memset(reader, 0, sizeof(CsvReader));
 	set_up_parser(reader, delimiter, quote);
 	reader->max_record_bytes = SIZE_MAX;
 	reader->keep_all = true;
+	reader->parsing = &reader->batches[0];
+	reader->reading = &reader->batches[1];
 	reader->line = 1;
 	reader->bom_pending = strip_utf8_bom;
 	start_record(reader);
@@ -352,14 +381,19 @@ csv_reader_create(char delimiter, char quote, bool strip_utf8_bom)
 void
 csv_reader_destroy(CsvReader *reader)
 {
+	int			i;
+
 	if (reader == NULL)
 		return;
 	csv_free(&reader->parser);
 	free(reader->keep);
-	free(reader->bytes);
-	free(reader->fields);
-	free(reader->offsets);
-	free(reader->records);
+	for (i = 0; i < 2; i++)
+	{
+		free(reader->batches[i].bytes);
+		free(reader->batches[i].fields);
+		free(reader->batches[i].offsets);
+		free(reader->batches[i].records);
+	}
 	free(reader);
 }
 
@@ -387,14 +421,6 @@ csv_reader_keep_fields(CsvReader *reader, const bool *keep, int nkeep)
 	return true;
 }
 
-/* Move elements [from, end) of array to its start. */
-static void
-move_to_front(void *array, size_t from, size_t end, size_t elem_size)
-{
-	if (from > 0 && end > from)
-		memmove(array, (char *) array + from * elem_size, (end - from) * elem_size);
-}
-
 /*
  * No record may hold more than max_bytes of field data, nor make the reader
  * allocate more than that for it.  A longer one stops the reader
@@ -406,54 +432,6 @@ csv_reader_limit_record(CsvReader *reader, size_t max_bytes, bool skip_longer)
 {
 	reader->max_record_bytes = max_bytes;
 	reader->skip_long_records = skip_longer;
-}
-
-/*
- * Drop what the caller has consumed: everything before the first record not
- * yet handed out, or before the partial record if all were.
- */
-static void
-compact_batch(CsvReader *reader)
-{
-	size_t		first_field;
-	size_t		first_byte;
-	size_t		remaining_records = reader->nrecords - reader->next_record;
-	size_t		i;
-
-	if (remaining_records > 0)
-	{
-		first_field = reader->records[reader->next_record].first_field;
-		first_byte = reader->records[reader->next_record].first_byte;
-	}
-	else
-	{
-		first_field = reader->current.first_field;
-		first_byte = reader->current.first_byte;
-	}
-	if (first_field == 0 && first_byte == 0 && reader->next_record == 0)
-		return;
-
-	move_to_front(reader->fields, first_field, reader->nfields, sizeof(CsvField));
-	move_to_front(reader->offsets, first_field, reader->nfields, sizeof(size_t));
-	for (i = 0; i < reader->nfields - first_field; i++)
-		reader->offsets[i] -= first_byte;
-	reader->nfields -= first_field;
-
-	move_to_front(reader->bytes, first_byte, reader->bytes_len, 1);
-	reader->bytes_len -= first_byte;
-
-	move_to_front(reader->records, reader->next_record, reader->nrecords,
-				  sizeof(BatchRecord));
-	for (i = 0; i < remaining_records; i++)
-	{
-		reader->records[i].first_field -= first_field;
-		reader->records[i].first_byte -= first_byte;
-	}
-	reader->nrecords = remaining_records;
-	reader->next_record = 0;
-
-	reader->current.first_field -= first_field;
-	reader->current.first_byte -= first_byte;
 }
 
 /*
@@ -573,9 +551,11 @@ static void
 move_records_down(CsvReader *reader, size_t *next_record, uint64_t terminators_before,
 				  uint64_t lines)
 {
-	while (*next_record < reader->nrecords &&
-		   reader->records[*next_record].terminators_before == terminators_before)
-		reader->records[(*next_record)++].line += lines;
+	RecordBatch *batch = reader->parsing;
+
+	while (*next_record < batch->nrecords &&
+		   batch->records[*next_record].terminators_before == terminators_before)
+		batch->records[(*next_record)++].line += lines;
 	if (reader->current.terminators_before == terminators_before)
 		reader->current.line += lines;
 	if (reader->record_too_long &&
@@ -598,14 +578,15 @@ account_quoted_newlines(CsvReader *reader, const LineAccountingMark *mark,
 	bool		inside = mark->inside_quotes;
 	uint64_t	terminators = mark->terminators;
 	uint64_t	quoted_newlines = 0;
-	size_t		next_record = reader->nrecords;
+	const RecordBatch *batch = reader->parsing;
+	size_t		next_record = batch->nrecords;
 	size_t		i;
 
 	if (count_newlines(data, len) == reader->lf_terminators - mark->lf_terminators)
 		return;
 
 	while (next_record > 0 &&
-		   reader->records[next_record - 1].terminators_before > mark->terminators)
+		   batch->records[next_record - 1].terminators_before > mark->terminators)
 		next_record--;
 	for (i = 0; i < len; i++)
 	{
@@ -694,15 +675,15 @@ skip_utf8_bom(CsvReader *reader, const char **data, size_t *len)
 }
 
 /*
- * Parse one chunk.  Records completed by it become available from
- * csv_reader_next(); records not yet handed out are kept.
+ * Parse one chunk.  The records it completes are kept back until
+ * csv_reader_publish(): until then csv_reader_next() goes on handing out
+ * the records published before, and the two may run on different threads.
  */
 CsvReaderStatus
-csv_reader_feed(CsvReader *reader, const char *data, size_t len)
+csv_reader_parse(CsvReader *reader, const char *data, size_t len)
 {
 	CsvReaderStatus status;
 
-	compact_batch(reader);
 	status = skip_utf8_bom(reader, &data, &len);
 	if (status != CSV_READER_OK || len == 0)
 		return status;
@@ -711,11 +692,10 @@ csv_reader_feed(CsvReader *reader, const char *data, size_t len)
 
 /* End of data: completes a last record that has no line terminator. */
 CsvReaderStatus
-csv_reader_finish(CsvReader *reader)
+csv_reader_parse_end(CsvReader *reader)
 {
 	CsvReaderStatus status;
 
-	compact_batch(reader);
 	if (reader->bom_pending)
 	{
 		/* a stream shorter than a byte-order mark */
@@ -741,23 +721,87 @@ csv_reader_finish(CsvReader *reader)
 }
 
 /*
- * Hand out the next complete record.  Its field values stay valid until the
- * next csv_reader_feed() or csv_reader_finish().
+ * Make the records parsed since the last call available to
+ * csv_reader_next(), in place of the ones published before, which must all
+ * have been handed out.  The two batches swap roles; the record still being
+ * assembled moves over to the batch that libcsv fills next.
+ */
+CsvReaderStatus
+csv_reader_publish(CsvReader *reader)
+{
+	RecordBatch *parsed = reader->parsing;
+	RecordBatch *next = reader->reading;
+	size_t		first_field = reader->current.first_field;
+	size_t		first_byte = reader->current.first_byte;
+	size_t		partial_fields = parsed->nfields - first_field;
+	size_t		partial_bytes = parsed->bytes_len - first_byte;
+	size_t		i;
+
+	if (!ensure_field_slots(next, partial_fields) ||
+		!ensure_capacity((void **) &next->bytes, &next->bytes_cap, partial_bytes, 1))
+	{
+		reader->out_of_memory = true;
+		return CSV_READER_OUT_OF_MEMORY;
+	}
+	if (partial_fields > 0)
+		memcpy(next->fields, parsed->fields + first_field, partial_fields * sizeof(CsvField));
+	for (i = 0; i < partial_fields; i++)
+		next->offsets[i] = parsed->offsets[first_field + i] - first_byte;
+	if (partial_bytes > 0)
+		memcpy(next->bytes, parsed->bytes + first_byte, partial_bytes);
+	next->nfields = partial_fields;
+	next->bytes_len = partial_bytes;
+	next->nrecords = 0;
+	next->next_record = 0;
+
+	parsed->nfields = first_field;
+	parsed->bytes_len = first_byte;
+	reader->current.first_field = 0;
+	reader->current.first_byte = 0;
+	reader->reading = parsed;
+	reader->parsing = next;
+	return CSV_READER_OK;
+}
+
+/* csv_reader_parse() and csv_reader_publish() at once. */
+CsvReaderStatus
+csv_reader_feed(CsvReader *reader, const char *data, size_t len)
+{
+	CsvReaderStatus status = csv_reader_parse(reader, data, len);
+	CsvReaderStatus published = csv_reader_publish(reader);
+
+	return status != CSV_READER_OK ? status : published;
+}
+
+/* csv_reader_parse_end() and csv_reader_publish() at once. */
+CsvReaderStatus
+csv_reader_finish(CsvReader *reader)
+{
+	CsvReaderStatus status = csv_reader_parse_end(reader);
+	CsvReaderStatus published = csv_reader_publish(reader);
+
+	return status != CSV_READER_OK ? status : published;
+}
+
+/*
+ * Hand out the next published record.  Its field values stay valid until
+ * the next csv_reader_publish().
  */
 bool
 csv_reader_next(CsvReader *reader, CsvRecord *record)
 {
+	RecordBatch *batch = reader->reading;
 	const BatchRecord *batch_record;
 	size_t		i;
 
-	if (reader->next_record >= reader->nrecords)
+	if (batch->next_record >= batch->nrecords)
 		return false;
-	batch_record = &reader->records[reader->next_record++];
+	batch_record = &batch->records[batch->next_record++];
 
 	for (i = batch_record->first_field;
 		 i < batch_record->first_field + batch_record->nkept; i++)
-		reader->fields[i].value = reader->fields[i].is_null ? ""
-			: reader->bytes + reader->offsets[i];
+		batch->fields[i].value = batch->fields[i].is_null ? ""
+			: batch->bytes + batch->offsets[i];
 
 	record->line = batch_record->line;
 	record->too_long = batch_record->too_long;
@@ -765,7 +809,7 @@ csv_reader_next(CsvReader *reader, CsvRecord *record)
 	record->nkept = batch_record->nkept;
 	/* fields may still be unallocated when no record kept a field */
 	record->fields = batch_record->nkept > 0
-		? reader->fields + batch_record->first_field : NULL;
+		? batch->fields + batch_record->first_field : NULL;
 	return true;
 }
 

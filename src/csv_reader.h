@@ -47,9 +47,22 @@ extern CsvReader *csv_reader_create(char delimiter, char quote, bool strip_utf8_
 extern void csv_reader_destroy(CsvReader *reader);
 extern bool csv_reader_keep_fields(CsvReader *reader, const bool *keep, int nkeep);
 extern void csv_reader_limit_record(CsvReader *reader, size_t max_bytes, bool skip_longer);
+
+/*
+ * Parsing and reading may run on two threads: csv_reader_parse() and
+ * csv_reader_parse_end() on one, while csv_reader_next() hands out what
+ * the last csv_reader_publish() made available on the other.  Everything
+ * else, csv_reader_publish() included, needs both sides to be idle.
+ */
+extern CsvReaderStatus csv_reader_parse(CsvReader *reader, const char *data, size_t len);
+extern CsvReaderStatus csv_reader_parse_end(CsvReader *reader);
+extern CsvReaderStatus csv_reader_publish(CsvReader *reader);
+extern bool csv_reader_next(CsvReader *reader, CsvRecord *record);
+
+/* For one thread: parse, then publish */
 extern CsvReaderStatus csv_reader_feed(CsvReader *reader, const char *data, size_t len);
 extern CsvReaderStatus csv_reader_finish(CsvReader *reader);
-extern bool csv_reader_next(CsvReader *reader, CsvRecord *record);
+
 extern uint64_t csv_reader_current_line(const CsvReader *reader);
 extern const char *csv_reader_status_message(CsvReaderStatus status);
 

@@ -82,11 +82,18 @@ struct HttpTransfer
 	CURL	   *easy;
 	struct curl_slist *header_list;
 
-	/* body bytes received and not yet handed out; malloc'd */
+	/*
+	 * Body bytes received and not yet handed out, and the buffer handed out
+	 * last, which the caller may still be reading; they swap at each hand
+	 * out.  body_held: body is the buffer handed out the time before, so
+	 * nothing may go into it until the next read.  malloc'd.
+	 */
 	char	   *body;
 	size_t		body_len;
 	size_t		body_cap;
-	bool		body_handed_out;	/* the caller has had body[0..body_len) */
+	bool		body_held;
+	char	   *handed_out;
+	size_t		handed_out_cap;
 	bool		paused;
 	bool		out_of_memory;
 
@@ -133,7 +140,6 @@ http_global_init(void)
 							   PGC_SUSET,
 							   GUC_LIST_INPUT,
 							   NULL, NULL, NULL);
-	MarkGUCPrefixReserved("csv_export_fdw");
 }
 
 /*
@@ -286,8 +292,10 @@ release_transfer(void *arg)
 
 	release_request(transfer);
 	free(transfer->body);
+	free(transfer->handed_out);
 	free(transfer->headers);
 	transfer->body = NULL;
+	transfer->handed_out = NULL;
 	transfer->headers = NULL;
 }
 
@@ -323,9 +331,9 @@ http_session_create(void)
 
 /*
  * Curl write callback: copy, or pause when the buffer is full.  While the
- * caller has the buffer, bytes stay with curl until the next
- * http_transfer_read(): the session is driven between reads for the pages
- * fetched ahead, and bytes added then would be dropped with the buffer.
+ * caller may still read the buffer, bytes stay with curl until the next
+ * http_transfer_read() (the session is driven between reads, for the pages
+ * fetched ahead).
  */
 static size_t
 receive_body(char *data, size_t size, size_t nmemb, void *arg)
@@ -333,7 +341,7 @@ receive_body(char *data, size_t size, size_t nmemb, void *arg)
 	HttpTransfer *transfer = arg;
 	size_t		len = size * nmemb;
 
-	if (transfer->body_handed_out)
+	if (transfer->body_held)
 	{
 		transfer->paused = true;
 		return CURL_WRITEFUNC_PAUSE;
@@ -502,7 +510,6 @@ begin_request(HttpTransfer *transfer)
 	check_host_allowed(transfer->url, transfer->display_url);
 
 	transfer->body_len = 0;
-	transfer->body_handed_out = false;
 	transfer->paused = false;
 	transfer->headers_complete = false;
 	transfer->status_checked = false;
@@ -948,6 +955,35 @@ handle_status(HttpTransfer *transfer, bool restart_allowed)
 }
 
 /*
+ * The body buffer goes to the caller; the one handed out before (or a new
+ * one, the first time) takes its place, held until the next read.
+ */
+static void
+hand_out_body(HttpTransfer *transfer)
+{
+	char	   *previous = transfer->handed_out;
+	size_t		previous_cap = transfer->handed_out_cap;
+
+	if (previous == NULL)
+	{
+		previous = malloc(BODY_BUFFER_SIZE);
+		if (previous == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory while reading an HTTP response")));
+		previous_cap = BODY_BUFFER_SIZE;
+		transfer->body_held = false;
+	}
+	else
+		transfer->body_held = true;
+	transfer->handed_out = transfer->body;
+	transfer->handed_out_cap = transfer->body_cap;
+	transfer->body = previous;
+	transfer->body_cap = previous_cap;
+	transfer->body_len = 0;
+}
+
+/*
  * Advance the transfer until body bytes are available or it ends.  Retries
  * and redirects happen in here.  A request whose body was partly handed out
  * is only retried if the caller says that is fine (restart_allowed, i.e. no
@@ -955,7 +991,8 @@ handle_status(HttpTransfer *transfer, bool restart_allowed)
  * forget those bytes.  A failure that is not retried is an ERROR (network
  * error, truncated body, HTTP error status, limits).
  *
- * The bytes returned stay valid until the next call.
+ * The bytes returned stay valid until the call after next, so that the
+ * caller can parse them while the next ones are read.
  */
 HttpReadResult
 http_transfer_read(HttpTransfer *transfer, bool restart_allowed,
@@ -964,13 +1001,13 @@ http_transfer_read(HttpTransfer *transfer, bool restart_allowed,
 	bool		delivered_before = transfer->delivered;
 
 	/*
-	 * What was handed out last time is consumed; what arrived since (a page
-	 * fetched ahead fills its buffer before its turn) is kept.
+	 * What was handed out the time before last is done with; what arrived
+	 * since (a page fetched ahead fills its buffer before its turn) is kept.
 	 */
-	if (transfer->body_handed_out)
+	if (transfer->body_held)
 	{
 		transfer->body_len = 0;
-		transfer->body_handed_out = false;
+		transfer->body_held = false;
 	}
 	if (transfer->paused)
 	{
@@ -1009,7 +1046,7 @@ http_transfer_read(HttpTransfer *transfer, bool restart_allowed,
 				*data = transfer->body;
 				*len = transfer->body_len;
 				transfer->delivered = true;
-				transfer->body_handed_out = true;
+				hand_out_body(transfer);
 				return HTTP_READ_DATA;
 			}
 			if (transfer->finished)

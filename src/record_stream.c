@@ -10,6 +10,10 @@
  * Both the transfer and the reader live in a memory context of the stream's
  * own, whose reset callbacks free their malloc'd state, so closing the
  * stream, or an ERROR anywhere, releases everything.
+ *
+ * Once a page's header is in, chunks are parsed on a thread of the stream's
+ * (parse_worker.c), one chunk ahead: while the records of one chunk are
+ * used, the thread parses the next, and the one after that is received.
  */
 #include "postgres.h"
 
@@ -27,6 +31,14 @@ struct RecordStream
 	HttpTransfer *transfer;
 	CsvReader  *reader;
 	bool		input_done;		/* of the current page */
+
+	/* parsing */
+	ParseWorker *worker;		/* NULL: parse in the backend */
+	bool		pending;		/* a chunk was read and is still to be parsed */
+	const char *pending_data;	/* NULL: the end of the page's data */
+	size_t		pending_len;
+	bool		unpublished;	/* records parsed, or being parsed, not yet published */
+	CsvReaderStatus parse_status;	/* of a parse done in the backend */
 	uint64		line;			/* of the last record or CSV error; 0 if none */
 
 	/* paged exports */
@@ -59,15 +71,42 @@ typedef struct FetchedPage
 	HttpTransfer *transfer;
 } FetchedPage;
 
+/* A reader, to be freed with the memory context it was created in. */
+typedef struct ReaderRelease
+{
+	MemoryContextCallback callback;
+	RecordStream *stream;
+	CsvReader  *reader;
+} ReaderRelease;
+
+/*
+ * The parsing thread may still have a chunk of this reader, its bytes in
+ * the page's transfer: wait for it.  A page's context frees the reader
+ * before the transfer (its callback was registered later) and before the
+ * stream's context, which holds the thread.
+ */
 static void
 release_reader(void *arg)
 {
-	csv_reader_destroy((CsvReader *) arg);
+	ReaderRelease *release = arg;
+
+	if (release->stream->worker)
+		(void) parse_worker_wait(release->stream->worker);
+	csv_reader_destroy(release->reader);
+}
+
+/* The thread is done with the reader, and what it found is kept for later. */
+static void
+wait_for_parse(RecordStream *stream)
+{
+	if (stream->worker && parse_worker_busy(stream->worker))
+		stream->parse_status = parse_worker_wait(stream->worker);
 }
 
 static void
 apply_keep(RecordStream *stream)
 {
+	wait_for_parse(stream);
 	if (!csv_reader_keep_fields(stream->reader, stream->keep, stream->nkeep))
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
@@ -79,8 +118,9 @@ static void
 start_reader(RecordStream *stream)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(stream->page_cxt);
-	MemoryContextCallback *release = palloc0(sizeof(MemoryContextCallback));
+	ReaderRelease *release = palloc0(sizeof(ReaderRelease));
 
+	wait_for_parse(stream);
 	stream->reader = csv_reader_create(stream->options->delimiter,
 									   stream->options->quote,
 									   stream->options->encoding == PG_UTF8);
@@ -88,14 +128,19 @@ start_reader(RecordStream *stream)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while creating a CSV reader")));
-	release->func = release_reader;
-	release->arg = stream->reader;
-	MemoryContextRegisterResetCallback(stream->page_cxt, release);
+	release->stream = stream;
+	release->reader = stream->reader;
+	release->callback.func = release_reader;
+	release->callback.arg = release;
+	MemoryContextRegisterResetCallback(stream->page_cxt, &release->callback);
 	csv_reader_limit_record(stream->reader, (size_t) stream->options->max_record_bytes,
 							stream->options->on_error_skip);
 	stream->header_pending = stream->options->header;
 	stream->page_records = 0;
 	stream->input_done = false;
+	stream->pending = false;
+	stream->unpublished = false;
+	stream->parse_status = CSV_READER_OK;
 	/* with a header, which fields to keep applies after it (take_header) */
 	if (stream->keep_set && !stream->options->header)
 		apply_keep(stream);
@@ -250,6 +295,7 @@ record_stream_open(const CsvExportOptions *options, const char *url)
 	stream->session = http_session_create();
 	stream->first_url = pagination_first_url(options, url);
 	stream->first_origin = url_origin(stream->first_url);
+	stream->worker = parse_worker_start();
 	MemoryContextSwitchTo(oldcxt);
 	start_page(stream, stream->first_url);
 	return stream;
@@ -399,15 +445,94 @@ next_page(RecordStream *stream)
 	return true;
 }
 
+/*
+ * Read the next chunk of the current page, to be parsed by parse_pending().
+ * Returns false if the transfer started over.
+ */
+static bool
+fetch_chunk(RecordStream *stream, bool restart_allowed)
+{
+	stream->line = 0;
+	fetch_pages_ahead(stream);
+	/* a page after the first cannot start over: rows came of earlier pages */
+	switch (http_transfer_read(stream->transfer, restart_allowed && stream->page == 1,
+							   &stream->pending_data, &stream->pending_len))
+	{
+		case HTTP_READ_DATA:
+			break;
+		case HTTP_READ_END:
+			stream->pending_data = NULL;
+			stream->input_done = true;
+			break;
+		case HTTP_READ_RESTARTED:
+			start_reader(stream);
+			return false;
+	}
+	stream->pending = true;
+	return true;
+}
+
+/*
+ * Parse the chunk read last: on the thread once the page's header is in
+ * (which fields to keep is settled then), otherwise here.  Its records are
+ * published by publish_parsed().
+ */
+static void
+parse_pending(RecordStream *stream)
+{
+	if (stream->pending_data == NULL)
+		stream->parse_status = csv_reader_parse_end(stream->reader);
+	else if (stream->worker && !stream->header_pending)
+		parse_worker_begin(stream->worker, stream->reader,
+						   stream->pending_data, stream->pending_len);
+	else
+		stream->parse_status = csv_reader_parse(stream->reader, stream->pending_data,
+												stream->pending_len);
+	stream->pending = false;
+	stream->unpublished = true;
+}
+
+/* Hand the parsed records to csv_reader_next(), or raise the CSV error. */
+static void
+publish_parsed(RecordStream *stream)
+{
+	CsvReaderStatus status;
+	CsvReaderStatus published;
+
+	wait_for_parse(stream);
+	status = stream->parse_status;
+	stream->parse_status = CSV_READER_OK;
+	stream->unpublished = false;
+	published = csv_reader_publish(stream->reader);
+	if (status == CSV_READER_OK)
+		status = published;
+	if (status != CSV_READER_OK)
+		report_csv_error(stream, status);
+}
+
+/*
+ * With the thread: while the records just published are used, have it parse
+ * the next chunk, and read the one after.  (http_transfer_read() leaves a
+ * chunk alone until the call after next.)  Returns false if the transfer
+ * started over.
+ */
+static bool
+parse_ahead(RecordStream *stream, bool restart_allowed)
+{
+	if (stream->worker == NULL || stream->header_pending)
+		return true;
+	if (!stream->pending && !stream->input_done && !fetch_chunk(stream, restart_allowed))
+		return false;
+	if (stream->pending)
+		parse_pending(stream);
+	return stream->input_done || fetch_chunk(stream, restart_allowed);
+}
+
 RecordStreamResult
 record_stream_next(RecordStream *stream, bool restart_allowed, CsvRecord *record)
 {
 	for (;;)
 	{
-		const char *data;
-		size_t		len;
-		CsvReaderStatus status = CSV_READER_OK;
-
 		if (csv_reader_next(stream->reader, record))
 		{
 			stream->line = record->line;
@@ -420,32 +545,26 @@ record_stream_next(RecordStream *stream, bool restart_allowed, CsvRecord *record
 			stream->page_records++;
 			return RECORD_STREAM_RECORD;
 		}
+		if (stream->unpublished)
+		{
+			publish_parsed(stream);
+			if (!parse_ahead(stream, restart_allowed))
+				return RECORD_STREAM_RESTARTED;
+			continue;
+		}
+		if (stream->pending)
+		{
+			parse_pending(stream);
+			continue;
+		}
 		if (stream->input_done)
 		{
 			if (next_page(stream))
 				continue;
 			return RECORD_STREAM_END;
 		}
-
-		stream->line = 0;
-		fetch_pages_ahead(stream);
-		/* a page after the first cannot start over: rows came of earlier pages */
-		switch (http_transfer_read(stream->transfer, restart_allowed && stream->page == 1,
-								   &data, &len))
-		{
-			case HTTP_READ_DATA:
-				status = csv_reader_feed(stream->reader, data, len);
-				break;
-			case HTTP_READ_END:
-				status = csv_reader_finish(stream->reader);
-				stream->input_done = true;
-				break;
-			case HTTP_READ_RESTARTED:
-				start_reader(stream);
-				return RECORD_STREAM_RESTARTED;
-		}
-		if (status != CSV_READER_OK)
-			report_csv_error(stream, status);
+		if (!fetch_chunk(stream, restart_allowed))
+			return RECORD_STREAM_RESTARTED;
 	}
 }
 

@@ -160,13 +160,19 @@ drain(CsvReader *reader, Buffer *out, bool numbered)
 		dump_record(out, &record, numbered);
 }
 
-/* Parse input in chunks of the given sizes (the last one repeats). */
+/*
+ * Parse input in chunks of the given sizes (the last one repeats).
+ * Pipelined, each chunk is parsed before the records of the chunk before
+ * are read, as when a thread parses ahead of the reading one; otherwise
+ * each chunk is read as soon as it is parsed.
+ */
 static CsvReaderStatus
 parse_in_chunks(const TestCase *tc, const char *input, size_t len,
-				size_t first_chunk, size_t chunk, Buffer *out)
+				size_t first_chunk, size_t chunk, bool pipelined, Buffer *out)
 {
 	CsvReader  *reader = csv_reader_create(',', '"', true);
 	CsvReaderStatus status = CSV_READER_OK;
+	CsvReaderStatus published;
 	size_t		pos = 0;
 
 	if (reader == NULL)
@@ -183,15 +189,25 @@ parse_in_chunks(const TestCase *tc, const char *input, size_t len,
 
 		if (n > len - pos)
 			n = len - pos;
-		status = csv_reader_feed(reader, input + pos, n);
+		status = csv_reader_parse(reader, input + pos, n);
 		pos += n;
-		drain(reader, out, tc->keep != NULL);
+		if (pipelined)
+			drain(reader, out, tc->keep != NULL);
+		published = csv_reader_publish(reader);
+		if (status == CSV_READER_OK)
+			status = published;
+		if (!pipelined)
+			drain(reader, out, tc->keep != NULL);
 	}
 	if (status == CSV_READER_OK)
 	{
-		status = csv_reader_finish(reader);
+		status = csv_reader_parse_end(reader);
 		drain(reader, out, tc->keep != NULL);
+		published = csv_reader_publish(reader);
+		if (status == CSV_READER_OK)
+			status = published;
 	}
+	drain(reader, out, tc->keep != NULL);
 	if (status != CSV_READER_OK)
 	{
 		char		where[32];
@@ -209,15 +225,23 @@ check(const TestCase *tc, const char *input, size_t len, const char *expected,
 	  size_t first_chunk, size_t chunk, const char *how)
 {
 	Buffer		out = {0};
-	CsvReaderStatus status = parse_in_chunks(tc, input, len, first_chunk, chunk, &out);
-	bool		ok = (status == tc->expected_status && strcmp(out.data, expected) == 0);
+	bool		all_ok = true;
+	int			pipelined;
 
-	if (!ok)
-		printf("  %s (%s, first chunk %zu): got status %d \"%s\", expected %d \"%s\"\n",
-			   tc->name, how, first_chunk, status, out.data,
-			   tc->expected_status, expected);
+	for (pipelined = 0; pipelined <= 1; pipelined++)
+	{
+		CsvReaderStatus status = parse_in_chunks(tc, input, len, first_chunk, chunk,
+												 pipelined, &out);
+		bool		ok = (status == tc->expected_status && strcmp(out.data, expected) == 0);
+
+		if (!ok)
+			printf("  %s (%s%s, first chunk %zu): got status %d \"%s\", expected %d \"%s\"\n",
+				   tc->name, how, pipelined ? ", pipelined" : "", first_chunk, status,
+				   out.data, tc->expected_status, expected);
+		all_ok &= ok;
+	}
 	free(out.data);
-	return ok;
+	return all_ok;
 }
 
 static bool

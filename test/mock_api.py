@@ -11,6 +11,8 @@ Endpoints (all GET):
       &updated_since=ISO      only rows with updatedAt after that time
       &dup=1                  the first row repeated at the end, renamed
       &fail_after=K           K rows, then the connection closes mid-body
+      &bad_value_at=K         row K's updatedAt is not a time
+      &stray_quote_at=K       row K's id has a quote in it, unquoted: bad CSV
   /fixtures/NAME?chunk=K      test/fixtures/NAME as is; with chunk, sent K bytes at
                               a time with a short pause, so records, multibyte
                               characters and the byte-order mark arrive split
@@ -227,7 +229,17 @@ class Handler(BaseHTTPRequestHandler):
                     if since is None or parse_iso(r[6]) > since)
         if p.get("dup"):
             selected = self.with_duplicate(selected)
+        bad_value_at = int(p.get("bad_value_at", 0))
+        stray_quote_at = int(p.get("stray_quote_at", 0))
         for row in selected:
+            if sent + 1 == bad_value_at:
+                row[6] = "not a time"
+            if sent + 1 == stray_quote_at:
+                # csv.writer would quote it: written out by hand instead
+                self.chunk(csv_text(batch) + b'x"' + csv_text([row]))
+                batch = []
+                sent += 1
+                continue
             if sent == fail_after:
                 # close without the last chunk: the client must see that the
                 # body is incomplete (a clean close, so it reads all that was sent)

@@ -28,6 +28,13 @@ gcc -Wall -Wextra -Werror -g -fsanitize=address,undefined -fno-sanitize-recover=
 "$WORK_DIR/csv_reader_test" | tee "$WORK_DIR/csv_reader_test.out" || true
 add_counts "$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$WORK_DIR/csv_reader_test.out" || echo '0 passed, 1 failed')"
 
+log "CSV reader on two threads (outside the server, with ThreadSanitizer)"
+gcc -Wall -Wextra -Werror -g -O1 -fsanitize=thread -pthread \
+	-o "$WORK_DIR/csv_reader_thread_test" "$PROJECT_DIR/test/csv_reader_thread_test.c" \
+	"$PROJECT_DIR/src/csv_reader.c" -lcsv
+"$WORK_DIR/csv_reader_thread_test" | tee "$WORK_DIR/csv_reader_thread_test.out" || true
+add_counts "$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$WORK_DIR/csv_reader_thread_test.out" || echo '0 passed, 1 failed')"
+
 log "fuzzing the CSV reader for ${FUZZ_SECONDS:-20} s (libFuzzer), then replaying kept crash inputs"
 if make -C "$PROJECT_DIR" -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}" >"$WORK_DIR/fuzz.log" 2>&1; then
 	echo "fuzz csv_reader                                        ok"

@@ -5,9 +5,11 @@
  * The first four bytes of an input choose the dialect (delimiter, quote,
  * byte-order mark), the record limit and what happens to longer records,
  * the chunk size the rest is fed in, and which of the first eight fields
- * are kept.  Besides crashes and sanitizer reports, it checks what the
- * reader promises about every record it hands out, and that reading the
- * same bytes whole gives the same records.
+ * are kept.  Chunks are parsed the way a parsing thread does it: each one
+ * before the records of the one before are read.  Besides crashes and
+ * sanitizer reports, it checks what the reader promises about every record
+ * it hands out, and that reading the same bytes whole gives the same
+ * records.
  *
  *   make fuzz FUZZ_SECONDS=60
  */
@@ -79,6 +81,7 @@ read_in_chunks(const uint8_t *settings, const uint8_t *data, size_t size, size_t
 	static const char delimiters[] = {',', ';', '|', '\t'};
 	Reading		reading = {0xcbf29ce484222325ULL, 0, CSV_READER_OK, 0};
 	CsvReader  *reader;
+	CsvReaderStatus published;
 	bool		keep[8];
 	size_t		limit;
 	int			i;
@@ -100,16 +103,24 @@ read_in_chunks(const uint8_t *settings, const uint8_t *data, size_t size, size_t
 	{
 		size_t		n = size < chunk ? size : chunk;
 
-		reading.status = csv_reader_feed(reader, (const char *) data, n);
+		/* as with a parsing thread: the records before are read meanwhile */
+		reading.status = csv_reader_parse(reader, (const char *) data, n);
 		check_records(reader, limit, &reading);
+		published = csv_reader_publish(reader);
+		if (reading.status == CSV_READER_OK)
+			reading.status = published;
 		data += n;
 		size -= n;
 	}
 	if (reading.status == CSV_READER_OK)
 	{
-		reading.status = csv_reader_finish(reader);
+		reading.status = csv_reader_parse_end(reader);
 		check_records(reader, limit, &reading);
+		published = csv_reader_publish(reader);
+		if (reading.status == CSV_READER_OK)
+			reading.status = published;
 	}
+	check_records(reader, limit, &reading);
 	if (reading.status != CSV_READER_OK)
 		reading.error_line = csv_reader_current_line(reader);
 	csv_reader_destroy(reader);
