@@ -2,10 +2,13 @@
 """Deterministic user export for the benchmarks (same header and shape as
 the mock API's /export/csv, quoted fields with commas), written fast.
 
-  gen_users.py ROWS OUT.csv [--changed]
+  gen_users.py ROWS OUT.csv [--changed] [--wide]
 
 --changed writes the same rows with every row changed (name and updatedAt),
-for the sync benchmark's "every row changed" case.
+for the sync benchmark's "every row changed" case.  --wide makes rows about
+197 bytes instead of 163 (a suite number in the address, microseconds in
+the timestamps, a longer mail domain), nearer the issue's 204 MB per
+million rows.
 """
 import datetime
 import os
@@ -32,6 +35,9 @@ EPOCH = datetime.datetime(2024, 12, 1, 10, 15, 30)
 def main():
     rows, out = int(sys.argv[1]), sys.argv[2]
     changed = "--changed" in sys.argv
+    wide = "--wide" in sys.argv
+    time_format = "%Y-%m-%dT%H:%M:%S.123456Z" if wide else "%Y-%m-%dT%H:%M:%SZ"
+    domain = "mail.example-corp.com" if wide else "example.com"
     rnd = random.Random(42)
     day = datetime.timedelta(days=1 if changed else 0)
     with open(out, "w", buffering=1 << 20) as f:
@@ -40,10 +46,13 @@ def main():
         for i in range(1, rows + 1):
             first, last = FIRST[rnd.randrange(16)], LAST[rnd.randrange(14)]
             name = f"{first} {last} v2" if changed else f"{first} {last}"
-            address = f'"{rnd.randrange(1, 9999)} {STREETS[rnd.randrange(6)]}, {CITIES[rnd.randrange(5)]}"'
-            updated = (EPOCH + datetime.timedelta(seconds=37 * i) + day).strftime("%Y-%m-%dT%H:%M:%SZ")
-            created = (EPOCH - datetime.timedelta(days=400, seconds=-11 * i)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            lines.append(f"usr_{i:08d},{name},{first.lower()}.{last.lower()}{i}@example.com,"
+            street = f"{rnd.randrange(1, 9999)} {STREETS[rnd.randrange(6)]}"
+            if wide:
+                street += f" Suite {rnd.randrange(100, 999)}"
+            address = f'"{street}, {CITIES[rnd.randrange(5)]}"'
+            updated = (EPOCH + datetime.timedelta(seconds=37 * i) + day).strftime(time_format)
+            created = (EPOCH - datetime.timedelta(days=400, seconds=-11 * i)).strftime(time_format)
+            lines.append(f"usr_{i:08d},{name},{first.lower()}.{last.lower()}{i}@{domain},"
                          f"{address},{COMPANIES[rnd.randrange(8)]},{JOBS[rnd.randrange(7)]},"
                          f"{updated},{created}\n")
             if len(lines) == 10000:

@@ -7,6 +7,7 @@
 #
 #   bash bench/run.sh            # 1M rows (4M for the memory case), 5 runs
 #   BENCH_ROWS=200000 BENCH_BIG_ROWS=800000 BENCH_RUNS=1 bash bench/run.sh
+#   BENCH_WIDE=1 bash bench/run.sh  # rows of 197 bytes, not 163 (gen_users.py --wide)
 set -euo pipefail
 CRON_DATABASE=postgres
 source "$(dirname "${BASH_SOURCE[0]}")/../test/lib.sh"
@@ -14,6 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../test/lib.sh"
 ROWS=${BENCH_ROWS:-1000000}
 BIG_ROWS=${BENCH_BIG_ROWS:-4000000}
 RUNS=${BENCH_RUNS:-5}
+SHAPE=${BENCH_WIDE:+--wide}
 NGINX_PORT=${NGINX_PORT:-8089}
 BENCH_OUT=${BENCH_OUT:-$PROJECT_DIR/bench/results-latest.md}
 BASE=http://127.0.0.1:$NGINX_PORT
@@ -32,9 +34,9 @@ gcc -O2 -Wall -Wextra -o "$WORK_DIR/libcsv_floor" "$PROJECT_DIR/bench/libcsv_flo
 
 log "generating $ROWS rows (and every row changed), and $BIG_ROWS rows"
 mkdir -p "$DATA/gz"
-python3 "$PROJECT_DIR/bench/gen_users.py" "$ROWS" "$DATA/users.csv"
-python3 "$PROJECT_DIR/bench/gen_users.py" "$ROWS" "$DATA/users_changed.csv" --changed
-python3 "$PROJECT_DIR/bench/gen_users.py" "$BIG_ROWS" "$DATA/users_big.csv"
+python3 "$PROJECT_DIR/bench/gen_users.py" "$ROWS" "$DATA/users.csv" $SHAPE
+python3 "$PROJECT_DIR/bench/gen_users.py" "$ROWS" "$DATA/users_changed.csv" --changed $SHAPE
+python3 "$PROJECT_DIR/bench/gen_users.py" "$BIG_ROWS" "$DATA/users_big.csv" $SHAPE
 cp "$DATA/users.csv" "$DATA/gz/users.csv"
 gzip -3 -c "$DATA/users.csv" >"$DATA/gz/users.csv.gz"
 chmod -R a+rX "$DATA"
@@ -173,7 +175,7 @@ hwm_small=$(hwm ours)
 hwm_big=$(hwm ours_big)
 
 {
-	echo "Rows: $ROWS ($SIZE_MB MB); memory case also $BIG_ROWS rows. Minimum of $RUNS runs, seconds."
+	echo "Rows: $ROWS ($SIZE_MB MB${SHAPE:+, wide rows}); memory case also $BIG_ROWS rows. Minimum of $RUNS runs, seconds."
 	echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GB; PostgreSQL $(sql -At -c 'SHOW server_version'); $(curl --version | head -n 1 | cut -d' ' -f1-2); $(date -u +%Y-%m-%d)."
 	echo
 	echo "| case | csv_export_fdw | peer | peer's time | ours / peer |"
