@@ -8,9 +8,9 @@
  * chunk and hands them to the executor, a second thread parses the next
  * chunk.  On a machine with two cores that hides most of the parse.
  *
- * The thread runs no PostgreSQL code.  All it calls is csv_reader_parse()
- * and csv_reader_parse_end(), which allocate with malloc and report errors
- * as codes (csv_reader.c is built without PostgreSQL).  It is created with
+ * The thread runs no PostgreSQL code.  All it calls is csv_reader_parse(),
+ * which allocates with malloc and reports errors as codes (csv_reader.c is
+ * built without PostgreSQL).  It is created with
  * every signal blocked, so PostgreSQL's signal handlers only ever run on the
  * backend's thread.  The backend hands it one chunk at a time and, until
  * parse_worker_wait() says the chunk is done, touches neither the chunk nor
@@ -44,7 +44,7 @@ struct ParseWorker
 
 	/* the chunk; set while the thread is idle */
 	CsvReader  *reader;
-	const char *data;			/* NULL: the end of the data */
+	const char *data;
 	size_t		len;
 
 	/* the backend's own: whether a chunk is out and not waited for */
@@ -85,9 +85,7 @@ parse_chunks(void *arg)
 			break;
 		pthread_mutex_unlock(&worker->lock);
 
-		status = worker->data
-			? csv_reader_parse(worker->reader, worker->data, worker->len)
-			: csv_reader_parse_end(worker->reader);
+		status = csv_reader_parse(worker->reader, worker->data, worker->len);
 
 		pthread_mutex_lock(&worker->lock);
 		worker->status = status;
@@ -158,8 +156,8 @@ parse_worker_start(void)
 }
 
 /*
- * Have the thread parse len bytes at data with reader (data NULL: the end of
- * the data).  Both must stay as they are until parse_worker_wait().
+ * Have the thread parse len bytes at data with reader.  Both must stay as
+ * they are until parse_worker_wait().
  */
 void
 parse_worker_begin(ParseWorker *worker, CsvReader *reader, const char *data, size_t len)
