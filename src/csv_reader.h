@@ -52,7 +52,8 @@ extern void csv_reader_limit_record(CsvReader *reader, size_t max_bytes, bool sk
  * Parsing and reading may run on two threads: csv_reader_parse() and
  * csv_reader_parse_end() on one, while csv_reader_next() hands out what
  * the last csv_reader_publish() made available on the other.  Everything
- * else, csv_reader_publish() included, needs both sides to be idle.
+ * else, csv_reader_publish() included, needs both sides to be idle, and
+ * publishing needs the records published before all handed out.
  */
 extern CsvReaderStatus csv_reader_parse(CsvReader *reader, const char *data, size_t len);
 extern CsvReaderStatus csv_reader_parse_end(CsvReader *reader);
