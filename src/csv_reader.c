@@ -763,26 +763,6 @@ csv_reader_publish(CsvReader *reader)
 	return CSV_READER_OK;
 }
 
-/* csv_reader_parse() and csv_reader_publish() at once. */
-CsvReaderStatus
-csv_reader_feed(CsvReader *reader, const char *data, size_t len)
-{
-	CsvReaderStatus status = csv_reader_parse(reader, data, len);
-	CsvReaderStatus published = csv_reader_publish(reader);
-
-	return status != CSV_READER_OK ? status : published;
-}
-
-/* csv_reader_parse_end() and csv_reader_publish() at once. */
-CsvReaderStatus
-csv_reader_finish(CsvReader *reader)
-{
-	CsvReaderStatus status = csv_reader_parse_end(reader);
-	CsvReaderStatus published = csv_reader_publish(reader);
-
-	return status != CSV_READER_OK ? status : published;
-}
-
 /*
  * Hand out the next published record.  Its field values stay valid until
  * the next csv_reader_publish().

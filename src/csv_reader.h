@@ -60,10 +60,6 @@ extern CsvReaderStatus csv_reader_parse_end(CsvReader *reader);
 extern CsvReaderStatus csv_reader_publish(CsvReader *reader);
 extern bool csv_reader_next(CsvReader *reader, CsvRecord *record);
 
-/* For one thread: parse, then publish */
-extern CsvReaderStatus csv_reader_feed(CsvReader *reader, const char *data, size_t len);
-extern CsvReaderStatus csv_reader_finish(CsvReader *reader);
-
 extern uint64_t csv_reader_current_line(const CsvReader *reader);
 extern const char *csv_reader_status_message(CsvReaderStatus status);
 

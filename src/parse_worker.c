@@ -10,9 +10,8 @@
  *
  * The thread runs no PostgreSQL code.  All it calls is csv_reader_parse(),
  * which allocates with malloc and reports errors as codes (csv_reader.c is
- * built without PostgreSQL).  It is created with
- * every signal blocked, so PostgreSQL's signal handlers only ever run on the
- * backend's thread.  The backend hands it one chunk at a time and, until
+ * built without PostgreSQL).  It is created with every signal blocked, so
+ * PostgreSQL's signal handlers only ever run on the backend's thread.  The backend hands it one chunk at a time and, until
  * parse_worker_wait() says the chunk is done, touches neither the chunk nor
  * the reader except through csv_reader_next() (see csv_reader.h).
  *
