@@ -2,7 +2,11 @@
 """Deterministic user export for the benchmarks (same header and shape as
 the mock API's /export/csv, quoted fields with commas), written fast.
 
-  gen_users.py ROWS OUT.csv [--changed] [--wide]
+  gen_users.py ROWS OUT.csv [--changed] [--wide] [--ascending-keys]
+
+Keys are random UUIDs, so the rows are in no particular key order, as in
+most real exports; --ascending-keys gives usr_00000001, usr_00000002, ...
+in export order instead.  Row i has the same key in every file.
 
 --changed writes the same rows with every row changed (name and updatedAt),
 for the sync benchmark's "every row changed" case.  --wide makes rows about
@@ -11,6 +15,7 @@ the timestamps, a longer mail domain), nearer the issue's 204 MB per
 million rows.
 """
 import datetime
+import hashlib
 import os
 import random
 import sys
@@ -32,10 +37,20 @@ JOBS = [csv_quoted(j) for j in JOBS]
 EPOCH = datetime.datetime(2024, 12, 1, 10, 15, 30)
 
 
+def uuid_key(i):
+    """Row i's key: a version 4 UUID, the same in every file."""
+    h = bytearray(hashlib.blake2b(i.to_bytes(8, "little"), digest_size=16).digest())
+    h[6] = (h[6] & 0x0F) | 0x40
+    h[8] = (h[8] & 0x3F) | 0x80
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
+
 def main():
     rows, out = int(sys.argv[1]), sys.argv[2]
     changed = "--changed" in sys.argv
     wide = "--wide" in sys.argv
+    key = (lambda i: f"usr_{i:08d}") if "--ascending-keys" in sys.argv else uuid_key
     time_format = "%Y-%m-%dT%H:%M:%S.123456Z" if wide else "%Y-%m-%dT%H:%M:%SZ"
     domain = "mail.example-corp.com" if wide else "example.com"
     rnd = random.Random(42)
@@ -52,7 +67,7 @@ def main():
             address = f'"{street}, {CITIES[rnd.randrange(5)]}"'
             updated = (EPOCH + datetime.timedelta(seconds=37 * i) + day).strftime(time_format)
             created = (EPOCH - datetime.timedelta(days=400, seconds=-11 * i)).strftime(time_format)
-            lines.append(f"usr_{i:08d},{name},{first.lower()}.{last.lower()}{i}@{domain},"
+            lines.append(f"{key(i)},{name},{first.lower()}.{last.lower()}{i}@{domain},"
                          f"{address},{COMPANIES[rnd.randrange(8)]},{JOBS[rnd.randrange(7)]},"
                          f"{updated},{created}\n")
             if len(lines) == 10000:

@@ -81,11 +81,13 @@ typedef struct SyncMatch
 	Relation	primary_key;
 	Snapshot	snapshot;
 	IndexScanDesc scan;
-	ScanKey		scan_keys;
+	ScanKey		point_keys;		/* = on every key column */
+	ScanKey		walk_keys;		/* >= on the key column, where it walks */
 	TupleTableSlot *found;		/* the target row under the scan */
-	bool		walk;			/* one key column: move along the index */
-	bool		positioned;		/* the scan was started */
-	bool		on_row;			/* and has not run past the last entry */
+	bool		walk;			/* one returnable key column: move along the index */
+	bool		walking;		/* the scan was started with walk_keys */
+	int			rows_until_walk;	/* else, rows before trying that again */
+	bool		on_entry;		/* the scan has not run past its last entry */
 	TupleDesc	source_desc;
 	Datum	   *values;
 	bool	   *nulls;
@@ -105,8 +107,12 @@ typedef struct SyncMatch
 /* this many ascending keys from the start say the export is in key order */
 #define KEY_ORDER_EVIDENCE 65536
 
-/* further than this along the index, a descent from the root is cheaper */
-#define MAX_WALK_STEPS 8
+/*
+ * further than this many smaller keys along the index, a descent from the
+ * root is cheaper (a step compares keys in the index page; the heap is read
+ * only for an entry with the export row's key)
+ */
+#define MAX_WALK_STEPS 16
 
 /* rows the last _sync_match looked at, for csv_export.sync's counts */
 static int64 rows_matched = 0;
@@ -204,28 +210,40 @@ match_columns(SyncMatch *match)
 	}
 }
 
+/* a btree scan key on index column attno, its argument set per row */
+static void
+init_scan_key(ScanKey scan_key, Relation index, int attno, StrategyNumber strategy)
+{
+	Oid			opcintype = index->rd_opcintype[attno - 1];
+	Oid			scan_op = get_opfamily_member(index->rd_opfamily[attno - 1],
+											  opcintype, opcintype, strategy);
+
+	if (!OidIsValid(scan_op))
+		elog(ERROR, "no btree operator %d for column %d of index \"%s\"",
+			 strategy, attno, RelationGetRelationName(index));
+	ScanKeyEntryInitialize(scan_key, 0, attno, strategy, opcintype,
+						   index->rd_indcollation[attno - 1], get_opcode(scan_op),
+						   (Datum) 0);
+}
+
 /* the primary key's columns, found in the export row by name */
 static void
 match_key(SyncMatch *match)
 {
 	Relation	index = match->primary_key;
 	int			nkeys = IndexRelationGetNumberOfKeyAttributes(index);
-	StrategyNumber strategy;
 	int			i;
 
 	match->nkeys = nkeys;
-	match->walk = (nkeys == 1);
-	strategy = match->walk ? BTGreaterEqualStrategyNumber : BTEqualStrategyNumber;
+	match->walk = (nkeys == 1 && index_can_return(index, 1));
 	match->keys = palloc0(sizeof(KeyColumn) * nkeys);
-	match->scan_keys = palloc0(sizeof(ScanKeyData) * nkeys);
+	match->point_keys = palloc0(sizeof(ScanKeyData) * nkeys);
 	match->seen_possible = true;
 	for (i = 0; i < nkeys; i++)
 	{
 		AttrNumber	attno = index->rd_index->indkey.values[i];
 		Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(match->target), attno - 1);
 		KeyColumn  *key = &match->keys[i];
-		Oid			opcintype = index->rd_opcintype[i];
-		Oid			scan_op;
 		TypeCacheEntry *type;
 
 		key->target_attno = attno;
@@ -242,13 +260,12 @@ match_key(SyncMatch *match)
 			fmgr_info_copy(&key->hash, &type->hash_extended_proc_finfo, CurrentMemoryContext);
 		else
 			match->seen_possible = false;
-
-		scan_op = get_opfamily_member(index->rd_opfamily[i], opcintype, opcintype, strategy);
-		if (!OidIsValid(scan_op))
-			elog(ERROR, "no btree operator %d for key column \"%s\"",
-				 strategy, NameStr(attr->attname));
-		ScanKeyEntryInitialize(&match->scan_keys[i], 0, i + 1, strategy,
-							   opcintype, key->collation, get_opcode(scan_op), (Datum) 0);
+		init_scan_key(&match->point_keys[i], index, i + 1, BTEqualStrategyNumber);
+	}
+	if (match->walk)
+	{
+		match->walk_keys = palloc0(sizeof(ScanKeyData));
+		init_scan_key(match->walk_keys, index, 1, BTGreaterEqualStrategyNumber);
 	}
 }
 
@@ -288,6 +305,8 @@ sync_match_begin(FunctionCallInfo fcinfo, Oid target_oid, HeapTupleHeader row)
 	match->snapshot = RegisterSnapshot(GetActiveSnapshot());
 	match->scan = index_beginscan(match->target, match->primary_key,
 								  match->snapshot, match->nkeys, 0);
+	/* a walk reads the keys it passes over from the index tuples */
+	match->scan->xs_want_itup = match->walk;
 	match->scan_key_context = AllocSetContextCreate(query_context, "csv_export sync scan key",
 													ALLOCSET_SMALL_SIZES);
 	match->last_key_context = AllocSetContextCreate(query_context, "csv_export sync last key",
@@ -478,55 +497,143 @@ same_values(SyncMatch *match)
 	return true;
 }
 
-/* the export row's key against the key of the target row under the scan */
+/*
+ * Finding the export row's key in the target's primary key.
+ *
+ * The index holds, besides the rows the statement's snapshot sees, an entry
+ * for every row this very MERGE has inserted so far, invisible to it.  A
+ * lookup must never walk over those (a walk that did made a sync into an
+ * empty target quadratic in the export's size): it costs at most a descent
+ * from the root plus the entries of its own key, that is, that key's row
+ * versions.
+ *
+ * A one-column key that the index can return is looked up by moving along
+ * the index, which for an export in key order (or a run of one) costs a
+ * step or two per row instead of a descent: the scan stays on an index
+ * entry, and an export key a few entries ahead is reached by stepping,
+ * comparing keys in the index tuples and reading the heap only for entries
+ * with the very key.  A key behind the scan, or further ahead than
+ * MAX_WALK_STEPS entries, is found by a descent to its first entry.  Other
+ * keys are looked up by equality on every column.
+ */
+typedef enum KeySearch
+{
+	KEY_FOUND,					/* the target row is in match->found */
+	KEY_ABSENT,
+	KEY_ELSEWHERE				/* not reachable by walking: descend */
+} KeySearch;
+
+static void
+step_to_next_entry(SyncMatch *match)
+{
+	match->on_entry = index_getnext_tid(match->scan, ForwardScanDirection) != NULL;
+}
+
+/* the export row's key against the key of the index entry under the scan */
 static int
-compare_with_found_key(SyncMatch *match)
+compare_with_entry_key(SyncMatch *match)
 {
 	KeyColumn  *key = &match->keys[0];
+	IndexScanDesc scan = match->scan;
 	bool		isnull;
-	Datum		found_key = slot_getattr(match->found, key->target_attno, &isnull);
+	Datum		entry_key = index_getattr(scan->xs_itup, 1, scan->xs_itupdesc, &isnull);
 
 	return DatumGetInt32(FunctionCall2Coll(&key->order, key->collation,
 										   match->values[key->source_index],
-										   found_key));
+										   entry_key));
 }
 
 /*
- * Forward from the scan's row to the export row's key, over a few index
- * entries at most: false when the key is further than that and a descent
- * from the root is cheaper.
+ * From the index entry under the scan forward to the export row's key.  A
+ * walk may pass over at most MAX_WALK_STEPS smaller keys, and gives up on a
+ * key that may lie behind where it started; after a descent, which stands
+ * on the first entry >= the key, neither can happen.
  */
-static bool
-walk_to_key(SyncMatch *match, bool *found)
+static KeySearch
+search_from_entry(SyncMatch *match, bool walking)
 {
-	int			steps;
+	bool		at_start = true;
+	int			smaller_passed = 0;
 
-	for (steps = 0; steps < MAX_WALK_STEPS; steps++)
+	for (;;)
 	{
 		int			c;
 
-		if (!match->on_row)
+		if (!match->on_entry)
 		{
-			*found = false;		/* past the index's last entry */
-			return true;
+			/*
+			 * Past the last entry.  Where the walk starts there, the key is
+			 * absent if it is larger than the one the scan ran off the end
+			 * for, which ascending export keys say.
+			 */
+			if (walking && at_start && !match->ascending)
+				return KEY_ELSEWHERE;
+			return KEY_ABSENT;
 		}
-		c = compare_with_found_key(match);
-		if (c <= 0)
-		{
-			*found = (c == 0);
-			return true;
-		}
-		match->on_row = index_getnext_slot(match->scan, ForwardScanDirection, match->found);
+		c = compare_with_entry_key(match);
+		if (c < 0)
+			return (walking && at_start) ? KEY_ELSEWHERE : KEY_ABSENT;
+		if (c == 0 && index_fetch_heap(match->scan, match->found))
+			return KEY_FOUND;
+		if (c > 0 && ++smaller_passed > MAX_WALK_STEPS)
+			return KEY_ELSEWHERE;
+		step_to_next_entry(match);
+		at_start = false;
 	}
-	return false;
+}
+
+/* restart the scan at the export row's key, from the index's root */
+static void
+descend_to_key(SyncMatch *match, ScanKey scan_keys)
+{
+	int			i;
+
+	/* the scan compares entries with these until it is restarted */
+	MemoryContextReset(match->scan_key_context);
+	MemoryContextSwitchTo(match->scan_key_context);
+	for (i = 0; i < match->nkeys; i++)
+		scan_keys[i].sk_argument =
+			datumCopy(match->values[match->keys[i].source_index],
+					  match->keys[i].typbyval, match->keys[i].typlen);
+	MemoryContextSwitchTo(match->query_context);
+	index_rescan(match->scan, scan_keys, match->nkeys, NULL, 0);
+	match->walking = (scan_keys == match->walk_keys);
+	if (match->walk)
+		step_to_next_entry(match);
 }
 
 /*
- * With a one-column key, the scan is started at the first entry >= the key
- * and moves forward while the export's keys ascend, which for an export in
- * key order costs a step or two per row instead of a descent; other keys are
- * looked up by equality.
- *
+ * Where a key can be walked to, the scan starts at the first entry >= the
+ * key, ready to walk on.  But nbtree reads the rest of the leaf page for
+ * such a scan, where an equality scan stops after the key's own entries;
+ * so once a walk has failed, which says the keys do not come in order, the
+ * next WALK_RETRY_ROWS keys are looked up by equality before a walk is
+ * tried again.
+ */
+#define WALK_RETRY_ROWS 64
+
+static KeySearch
+search_walkable_key(SyncMatch *match)
+{
+	if (match->walking)
+	{
+		KeySearch	search = search_from_entry(match, true);
+
+		if (search != KEY_ELSEWHERE)
+			return search;
+		match->rows_until_walk = WALK_RETRY_ROWS;
+	}
+	if (match->rows_until_walk > 0)
+	{
+		match->rows_until_walk--;
+		descend_to_key(match, match->point_keys);
+	}
+	else
+		descend_to_key(match, match->walk_keys);
+	return search_from_entry(match, false);
+}
+
+/*
  * The index AM keeps some of what it allocates during a scan until the scan
  * ends, so the scan runs in the query's memory, as the executor's do, not in
  * the per-row memory this function is called in.
@@ -535,24 +642,14 @@ static bool
 find_target_row(SyncMatch *match)
 {
 	MemoryContext old_context = MemoryContextSwitchTo(match->query_context);
-	bool		found = false;
-	int			i;
+	bool		found;
 
-	if (!(match->walk && match->positioned && match->ascending &&
-		  walk_to_key(match, &found)))
+	if (match->walk)
+		found = (search_walkable_key(match) == KEY_FOUND);
+	else
 	{
-		/* the scan compares entries with these until it is restarted */
-		MemoryContextReset(match->scan_key_context);
-		MemoryContextSwitchTo(match->scan_key_context);
-		for (i = 0; i < match->nkeys; i++)
-			match->scan_keys[i].sk_argument =
-				datumCopy(match->values[match->keys[i].source_index],
-						  match->keys[i].typbyval, match->keys[i].typlen);
-		MemoryContextSwitchTo(match->query_context);
-		index_rescan(match->scan, match->scan_keys, match->nkeys, NULL, 0);
-		match->on_row = index_getnext_slot(match->scan, ForwardScanDirection, match->found);
-		match->positioned = true;
-		found = match->on_row && (!match->walk || compare_with_found_key(match) == 0);
+		descend_to_key(match, match->point_keys);
+		found = index_getnext_slot(match->scan, ForwardScanDirection, match->found);
 	}
 	MemoryContextSwitchTo(old_context);
 	return found;

@@ -10,6 +10,13 @@ Endpoints (all GET):
       &version=V              a later state of the export (see export_rows())
       &updated_since=ISO      only rows with updatedAt after that time
       &dup=1                  the first row repeated at the end, renamed
+      &keys=uuid              ids are random UUIDs (the same for the same i and seed)
+                              instead of usr_00001, usr_00002, ...
+      &repeat=K               every K-th row comes again K/2 rows later, renamed
+      &order=O                the rows (with their repeats) reordered: sorted or
+                              descending by id, shuffled, or runs (sorted in runs of
+                              50 rows, the runs shuffled); sorts are stable, so a
+                              repeated key keeps its last row last
       &fail_after=K           K rows, then the connection closes mid-body
       &bad_value_at=K         row K's updatedAt is not a time
       &stray_quote_at=K       row K's id has a quote in it, unquoted: bad CSV
@@ -114,6 +121,38 @@ def user_row(i, seed, version=1):
             updated = EPOCH + datetime.timedelta(days=365 + v, minutes=i)
     return [f"usr_{i:05d}", name, f"{first}.{last}{i}@example.com".lower(),
             address, company, job, iso(updated), iso(created)]
+
+
+def uuid_id(i, seed):
+    """A version 4 UUID for row i, the same for the same (i, seed)."""
+    bits = random.Random(f"{seed}/{i}").getrandbits(128)
+    return str(__import__("uuid").UUID(int=bits, version=4))
+
+
+def reordered(rows, p, seed):
+    """The rows as the query's keys, repeat and order parameters say."""
+    rows = list(rows)
+    if p.get("keys") == "uuid":
+        for row in rows:
+            row[0] = uuid_id(int(row[0][len("usr_"):]), seed)
+    repeat = int(p.get("repeat", 0))
+    if repeat:
+        copies = [(j + repeat // 2, rows[j][:1] + [rows[j][1] + " (again)"] + rows[j][2:])
+                  for j in range(repeat - 1, len(rows), repeat)]
+        for at, copy in reversed(copies):
+            rows.insert(min(at + 1, len(rows)), copy)
+    order = p.get("order")
+    if order in ("sorted", "descending"):
+        # reverse=True keeps rows with equal keys in their order too
+        rows.sort(key=lambda r: r[0], reverse=(order == "descending"))
+    elif order == "shuffled":
+        random.Random(seed).shuffle(rows)
+    elif order == "runs":
+        rows.sort(key=lambda r: r[0])
+        runs = [rows[k:k + 50] for k in range(0, len(rows), 50)]
+        random.Random(seed).shuffle(runs)
+        rows = [r for run in runs for r in run]
+    return rows
 
 
 def export_rows(rows, seed, version):
@@ -227,6 +266,8 @@ class Handler(BaseHTTPRequestHandler):
         batch, sent = [], 0
         selected = (r for r in export_rows(rows, seed, version)
                     if since is None or parse_iso(r[6]) > since)
+        if any(k in p for k in ("keys", "repeat", "order")):
+            selected = reordered(selected, p, seed)
         if p.get("dup"):
             selected = self.with_duplicate(selected)
         bad_value_at = int(p.get("bad_value_at", 0))
