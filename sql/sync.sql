@@ -131,13 +131,15 @@ CREATE TABLE soft_target (id text PRIMARY KEY, name text, _deleted boolean);
 INSERT INTO soft_target VALUES ('k2', 'two', true), ('k4', 'four', false);
 CALL csv_export.sync('user_unordered', 'soft_target');
 TABLE soft_target ORDER BY id;
--- _sync_match reads the target directly: only for those who may read it
+-- _sync_match reads the target directly: only for those who may read it,
+-- also among the roles that may run syncs
 CREATE ROLE sync_outsider;
-GRANT USAGE ON SCHEMA csv_export TO sync_outsider;
+SELECT csv_export.grant_sync('sync_outsider');
 SET ROLE sync_outsider;
 SELECT csv_export._sync_match('unordered_target'::regclass, r)
   FROM (SELECT 'k2'::text AS id, 'x'::text AS name) r;
 RESET ROLE;
+SELECT csv_export.revoke_sync('sync_outsider');
 REVOKE USAGE ON SCHEMA csv_export FROM sync_outsider;
 DROP ROLE sync_outsider;
 

@@ -97,14 +97,18 @@ data_context(const char *context)
 Datum
 csv_export_raise(PG_FUNCTION_ARGS)
 {
-	char	   *sqlstate = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *message = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *sqlstate = optional_text_arg(fcinfo, 0);
+	char	   *message = optional_text_arg(fcinfo, 1);
 	char	   *detail = optional_text_arg(fcinfo, 2);
 	char	   *hint = optional_text_arg(fcinfo, 3);
 	char	   *context = optional_text_arg(fcinfo, 4);
 	char	   *sync_name = optional_text_arg(fcinfo, 5);
 	int			code = ERRCODE_INTERNAL_ERROR;
 
+	if (sqlstate == NULL || message == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("csv_export._raise needs a SQLSTATE and a message")));
 	if (strlen(sqlstate) == 5)
 		code = MAKE_SQLSTATE(sqlstate[0], sqlstate[1], sqlstate[2],
 							 sqlstate[3], sqlstate[4]);

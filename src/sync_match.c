@@ -27,6 +27,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "lib/ilist.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -36,6 +37,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/typcache.h"
@@ -76,7 +78,32 @@ typedef struct SeenKeys
 
 typedef struct SyncMatch
 {
-	MemoryContext query_context;
+	/*
+	 * What the state was made for: a call for another target, row type or
+	 * statement makes a new one.  A statement is told by its snapshot,
+	 * which the lookups use: the same copy, command and completed
+	 * transactions.
+	 */
+	Oid			target_oid;
+	Oid			row_type;
+	int32		row_typmod;
+	Snapshot	statement_snapshot;
+	CommandId	statement_cid;
+	uint64		statement_completions;
+
+	/*
+	 * The state lives in a memory context of its own below the call site's,
+	 * and its relations, snapshot and buffer pins belong to a resource owner
+	 * of its own below the transaction's: a call site can outlive the
+	 * statement or subtransaction it was first called in (a PL/pgSQL
+	 * expression does), and what a subtransaction's commit or abort
+	 * releases must not be anything the state still uses.
+	 */
+	MemoryContext context;
+	ResourceOwner owner;
+	dlist_node	live_node;		/* in live_matches until released */
+	bool		released;
+
 	Relation	target;
 	Relation	primary_key;
 	Snapshot	snapshot;
@@ -101,7 +128,6 @@ typedef struct SyncMatch
 	bool		ascending;
 	SeenKeys   *seen;			/* NULL when keys are not remembered */
 	bool		seen_possible;	/* every key type has an extended hash */
-	SubTransactionId subtransaction;	/* that opened the scan */
 } SyncMatch;
 
 /* this many ascending keys from the start say the export is in key order */
@@ -117,23 +143,100 @@ typedef struct SyncMatch
 /* rows the last _sync_match looked at, for csv_export.sync's counts */
 static int64 rows_matched = 0;
 
+/* states not yet released, for the end of the transaction */
+static dlist_head live_matches = DLIST_STATIC_INIT(live_matches);
+
 /*
- * Nothing is left to close when the query ended in an error: aborting the
- * (sub)transaction released the pins and relation references before the
- * query's memory goes.
+ * Close what the state opened and drop its resource owner; locks stay with
+ * the transaction, as a query's do.  In a failing transaction the owner
+ * just lets go of what it holds.
  */
 static void
-sync_match_end(void *arg)
+sync_match_release(SyncMatch *match)
 {
-	SyncMatch  *match = (SyncMatch *) arg;
+	ResourceOwner saved_owner = CurrentResourceOwner;
+	bool		closing = IsTransactionState();
 
-	if (!IsTransactionState() || !SubTransactionIsActive(match->subtransaction))
+	if (match->released)
 		return;
-	index_endscan(match->scan);
-	UnregisterSnapshot(match->snapshot);
-	ExecDropSingleTupleTableSlot(match->found);
-	index_close(match->primary_key, NoLock);
-	table_close(match->target, NoLock);
+	match->released = true;
+	dlist_delete(&match->live_node);
+	if (closing)
+	{
+		CurrentResourceOwner = match->owner;
+		if (match->scan)
+			index_endscan(match->scan);
+		if (match->found)
+			ExecDropSingleTupleTableSlot(match->found);
+		if (match->snapshot)
+			UnregisterSnapshotFromOwner(match->snapshot, match->owner);
+		if (match->primary_key)
+			index_close(match->primary_key, NoLock);
+		if (match->target)
+			table_close(match->target, NoLock);
+		CurrentResourceOwner = saved_owner;
+	}
+	ResourceOwnerRelease(match->owner, RESOURCE_RELEASE_BEFORE_LOCKS, closing, false);
+	ResourceOwnerRelease(match->owner, RESOURCE_RELEASE_LOCKS, closing, false);
+	ResourceOwnerRelease(match->owner, RESOURCE_RELEASE_AFTER_LOCKS, closing, false);
+	ResourceOwnerDelete(match->owner);
+}
+
+/* the state's memory goes: with its call site, or for a new state */
+static void
+sync_match_context_reset(void *arg)
+{
+	sync_match_release((SyncMatch *) arg);
+}
+
+/*
+ * A state still open when its transaction commits (its call site lives as
+ * long as the transaction) is closed before the transaction's resource
+ * owners check for leaks; an aborting transaction's owners release what
+ * the states hold, and they are only forgotten.
+ */
+static void
+sync_match_xact_callback(XactEvent event, void *arg)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify(iter, &live_matches)
+	{
+		SyncMatch  *match = dlist_container(SyncMatch, live_node, iter.cur);
+
+		switch (event)
+		{
+			case XACT_EVENT_PRE_COMMIT:
+			case XACT_EVENT_PARALLEL_PRE_COMMIT:
+			case XACT_EVENT_PRE_PREPARE:
+				sync_match_release(match);
+				break;
+			case XACT_EVENT_ABORT:
+			case XACT_EVENT_PARALLEL_ABORT:
+				match->released = true;
+				dlist_delete(&match->live_node);
+				break;
+			default:
+				break;
+		}
+	}
+}
+
+/*
+ * Before any lock is taken: a role that may read no column of the target
+ * learns nothing from it, not even whether a lock on it is free.
+ */
+static void
+require_any_select_privilege(Oid target_oid)
+{
+	Oid			user = GetUserId();
+	char	   *name;
+
+	if (pg_class_aclcheck(target_oid, user, ACL_SELECT) == ACLCHECK_OK ||
+		pg_attribute_aclcheck_all(target_oid, user, ACL_SELECT, ACLMASK_ANY) == ACLCHECK_OK)
+		return;
+	name = get_rel_name(target_oid);
+	aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, name ? name : "?");
 }
 
 static void
@@ -269,17 +372,13 @@ match_key(SyncMatch *match)
 	}
 }
 
-static SyncMatch *
-sync_match_begin(FunctionCallInfo fcinfo, Oid target_oid, HeapTupleHeader row)
+/* the target, its primary key, and which export columns match theirs */
+static void
+open_target(SyncMatch *match, HeapTupleHeader row)
 {
-	MemoryContext query_context = fcinfo->flinfo->fn_mcxt;
-	MemoryContext old_context = MemoryContextSwitchTo(query_context);
-	SyncMatch  *match = palloc0(sizeof(SyncMatch));
-	MemoryContextCallback *callback;
 	Oid			key_oid;
 
-	match->query_context = query_context;
-	match->target = table_open(target_oid, AccessShareLock);
+	match->target = table_open(match->target_oid, AccessShareLock);
 	if (match->target->rd_rel->relkind != RELKIND_RELATION)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
@@ -292,37 +391,82 @@ sync_match_begin(FunctionCallInfo fcinfo, Oid target_oid, HeapTupleHeader row)
 				 errmsg("target table \"%s\" has no primary key",
 						RelationGetRelationName(match->target))));
 	match->primary_key = index_open(key_oid, AccessShareLock);
-	match->source_desc = lookup_rowtype_tupdesc_copy(HeapTupleHeaderGetTypeId(row),
-													 HeapTupleHeaderGetTypMod(row));
+	match->source_desc = lookup_rowtype_tupdesc_copy(match->row_type, match->row_typmod);
 	match->values = palloc(sizeof(Datum) * match->source_desc->natts);
 	match->nulls = palloc(sizeof(bool) * match->source_desc->natts);
 	match_columns(match);
 	match_key(match);
 	require_select_privilege(match);
+}
 
+static SyncMatch *
+sync_match_begin(FunctionCallInfo fcinfo, Oid target_oid, HeapTupleHeader row)
+{
+	MemoryContext context = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
+												  "csv_export sync match",
+												  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old_context = MemoryContextSwitchTo(context);
+	ResourceOwner saved_owner = CurrentResourceOwner;
+	SyncMatch  *match = palloc0(sizeof(SyncMatch));
+	MemoryContextCallback *callback = palloc(sizeof(MemoryContextCallback));
+	Snapshot	active = GetActiveSnapshot();
+	static bool xact_callback_registered = false;
+
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(sync_match_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	match->target_oid = target_oid;
+	match->row_type = HeapTupleHeaderGetTypeId(row);
+	match->row_typmod = HeapTupleHeaderGetTypMod(row);
+	match->statement_snapshot = active;
+	match->statement_cid = active->curcid;
+	match->statement_completions = active->snapXactCompletionCount;
+	match->context = context;
+	match->owner = ResourceOwnerCreate(TopTransactionResourceOwner, "csv_export sync match");
+	dlist_push_tail(&live_matches, &match->live_node);
+	callback->func = sync_match_context_reset;
+	callback->arg = match;
+	MemoryContextRegisterResetCallback(context, callback);
+
+	require_any_select_privilege(target_oid);
+	CurrentResourceOwner = match->owner;
+	open_target(match, row);
 	match->found = table_slot_create(match->target, NULL);
 	/* the statement's snapshot: what the MERGE that calls us sees */
-	match->snapshot = RegisterSnapshot(GetActiveSnapshot());
+	match->snapshot = RegisterSnapshotOnOwner(active, match->owner);
 	match->scan = index_beginscan(match->target, match->primary_key,
 								  match->snapshot, match->nkeys, 0);
+	CurrentResourceOwner = saved_owner;
 	/* a walk reads the keys it passes over from the index tuples */
 	match->scan->xs_want_itup = match->walk;
-	match->scan_key_context = AllocSetContextCreate(query_context, "csv_export sync scan key",
+	match->scan_key_context = AllocSetContextCreate(context, "csv_export sync scan key",
 													ALLOCSET_SMALL_SIZES);
-	match->last_key_context = AllocSetContextCreate(query_context, "csv_export sync last key",
+	match->last_key_context = AllocSetContextCreate(context, "csv_export sync last key",
 													ALLOCSET_SMALL_SIZES);
 	match->ascending = true;
 	if (match->seen_possible)
 		match->seen = palloc0(sizeof(SeenKeys));
 
-	match->subtransaction = GetCurrentSubTransactionId();
-	callback = palloc(sizeof(MemoryContextCallback));
-	callback->func = sync_match_end;
-	callback->arg = match;
-	MemoryContextRegisterResetCallback(query_context, callback);
 	MemoryContextSwitchTo(old_context);
 	rows_matched = 0;
 	return match;
+}
+
+/* whether the state of the call site serves this call */
+static bool
+sync_match_fits(SyncMatch *match, Oid target_oid, HeapTupleHeader row)
+{
+	Snapshot	active = GetActiveSnapshot();
+
+	return !match->released &&
+		match->target_oid == target_oid &&
+		match->row_type == HeapTupleHeaderGetTypeId(row) &&
+		match->row_typmod == HeapTupleHeaderGetTypMod(row) &&
+		match->statement_snapshot == active &&
+		match->statement_cid == active->curcid &&
+		match->statement_completions == active->snapXactCompletionCount;
 }
 
 static uint64
@@ -595,7 +739,7 @@ descend_to_key(SyncMatch *match, ScanKey scan_keys)
 		scan_keys[i].sk_argument =
 			datumCopy(match->values[match->keys[i].source_index],
 					  match->keys[i].typbyval, match->keys[i].typlen);
-	MemoryContextSwitchTo(match->query_context);
+	MemoryContextSwitchTo(match->context);
 	index_rescan(match->scan, scan_keys, match->nkeys, NULL, 0);
 	match->walking = (scan_keys == match->walk_keys);
 	if (match->walk)
@@ -641,9 +785,11 @@ search_walkable_key(SyncMatch *match)
 static bool
 find_target_row(SyncMatch *match)
 {
-	MemoryContext old_context = MemoryContextSwitchTo(match->query_context);
+	MemoryContext old_context = MemoryContextSwitchTo(match->context);
+	ResourceOwner saved_owner = CurrentResourceOwner;
 	bool		found;
 
+	CurrentResourceOwner = match->owner;	/* for the buffer pins */
 	if (match->walk)
 		found = (search_walkable_key(match) == KEY_FOUND);
 	else
@@ -651,6 +797,7 @@ find_target_row(SyncMatch *match)
 		descend_to_key(match, match->point_keys);
 		found = index_getnext_slot(match->scan, ForwardScanDirection, match->found);
 	}
+	CurrentResourceOwner = saved_owner;
 	MemoryContextSwitchTo(old_context);
 	return found;
 }
@@ -658,13 +805,24 @@ find_target_row(SyncMatch *match)
 Datum
 csv_export_sync_match(PG_FUNCTION_ARGS)
 {
-	Oid			target_oid = PG_GETARG_OID(0);
-	HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(1);
+	Oid			target_oid;
+	HeapTupleHeader row;
 	SyncMatch  *match = (SyncMatch *) fcinfo->flinfo->fn_extra;
 	HeapTupleData tuple;
 	ItemPointer result;
 	int			i;
 
+	/* declared STRICT; NULL-safe also if it is called some other way */
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	target_oid = PG_GETARG_OID(0);
+	row = PG_GETARG_HEAPTUPLEHEADER(1);
+	if (match != NULL && !sync_match_fits(match, target_oid, row))
+	{
+		fcinfo->flinfo->fn_extra = NULL;
+		MemoryContextDelete(match->context);
+		match = NULL;
+	}
 	if (match == NULL)
 		fcinfo->flinfo->fn_extra = match = sync_match_begin(fcinfo, target_oid, row);
 
