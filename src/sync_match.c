@@ -52,8 +52,6 @@ typedef struct MatchedColumn
 	AttrNumber	target_attno;
 	bool		typbyval;
 	int16		typlen;
-	Oid			collation;
-	FmgrInfo	equal;			/* fn_oid is InvalidOid: bytes decide */
 } MatchedColumn;
 
 /* one column of the target's primary key */
@@ -275,7 +273,7 @@ source_index_of(TupleDesc source_desc, const char *name)
 	return -1;
 }
 
-/* every export column that the target has too, with the type's equality */
+/* every export column that the target has too */
 static void
 match_columns(SyncMatch *match)
 {
@@ -291,25 +289,22 @@ match_columns(SyncMatch *match)
 									   NameStr(source_attr->attname));
 		Form_pg_attribute target_attr;
 		MatchedColumn *column;
-		TypeCacheEntry *type;
 
 		if (source_attr->attisdropped || attno <= 0)
 			continue;
 		target_attr = TupleDescAttr(target_desc, attno - 1);
 		if (target_attr->atttypid != source_attr->atttypid)
-			elog(ERROR, "column \"%s\" of the export row has type %s, not the target's %s",
-				 NameStr(source_attr->attname),
-				 format_type_be(source_attr->atttypid),
-				 format_type_be(target_attr->atttypid));
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of the export row has type %s, not the target's %s",
+							NameStr(source_attr->attname),
+							format_type_be(source_attr->atttypid),
+							format_type_be(target_attr->atttypid))));
 		column = &match->columns[match->ncolumns++];
 		column->source_index = i;
 		column->target_attno = attno;
 		column->typbyval = target_attr->attbyval;
 		column->typlen = target_attr->attlen;
-		column->collation = target_attr->attcollation;
-		type = lookup_type_cache(target_attr->atttypid, TYPECACHE_EQ_OPR);
-		if (OidIsValid(type->eq_opr))
-			fmgr_info(get_opcode(type->eq_opr), &column->equal);
 	}
 }
 
@@ -352,7 +347,9 @@ match_key(SyncMatch *match)
 		key->target_attno = attno;
 		key->source_index = source_index_of(match->source_desc, NameStr(attr->attname));
 		if (key->source_index < 0)
-			elog(ERROR, "the export row lacks key column \"%s\"", NameStr(attr->attname));
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("the export row lacks key column \"%s\"", NameStr(attr->attname))));
 		key->collation = index->rd_indcollation[i];
 		key->typbyval = attr->attbyval;
 		key->typlen = attr->attlen;
@@ -610,6 +607,12 @@ check_key_is_new(SyncMatch *match)
 		remember_last_key(match);
 }
 
+/*
+ * Whether the target row holds the export row's values, compared by image,
+ * as REFRESH MATERIALIZED VIEW CONCURRENTLY does: 1.0 and 1.00, 0 and -0,
+ * or two spellings equal under a nondeterministic collation are changes
+ * the export made, which the type's equality would hide.
+ */
 static bool
 same_values(SyncMatch *match)
 {
@@ -622,8 +625,6 @@ same_values(SyncMatch *match)
 		MatchedColumn *column = &match->columns[i];
 		bool		source_null = match->nulls[column->source_index];
 		bool		target_null = found->tts_isnull[column->target_attno - 1];
-		Datum		source_value = match->values[column->source_index];
-		Datum		target_value = found->tts_values[column->target_attno - 1];
 
 		if (source_null || target_null)
 		{
@@ -631,11 +632,9 @@ same_values(SyncMatch *match)
 				return false;
 			continue;
 		}
-		if (datumIsEqual(source_value, target_value, column->typbyval, column->typlen))
-			continue;
-		if (!OidIsValid(column->equal.fn_oid) ||
-			!DatumGetBool(FunctionCall2Coll(&column->equal, column->collation,
-											source_value, target_value)))
+		if (!datum_image_eq(match->values[column->source_index],
+							found->tts_values[column->target_attno - 1],
+							column->typbyval, column->typlen))
 			return false;
 	}
 	return true;

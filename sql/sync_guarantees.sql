@@ -1,0 +1,103 @@
+--
+-- What a sync guarantees beyond the common case: changes that the type's
+-- equality does not see, rows on the checkpoint's own value, and runs that
+-- do not finish.
+--
+SET timezone = 'UTC';
+CREATE SERVER guarantees_api FOREIGN DATA WRAPPER csv_export_fdw
+  OPTIONS (base_url 'http://127.0.0.1:5001');
+
+-- Change detection compares images: 1.0 -> 1.00, 0 -> -0 and 'abc' ->
+-- 'ABC' under a case-insensitive collation are changes the export made,
+-- and are written, in the one-pass sync and through staging alike.
+CREATE COLLATION case_insensitive (provider = icu, locale = 'und-u-ks-level2',
+                                   deterministic = false);
+CREATE FOREIGN TABLE image_export (id text, amount numeric, ratio float8,
+                                   label text COLLATE case_insensitive)
+  SERVER guarantees_api OPTIONS (path '/fixtures/image_equality.csv');
+CREATE TABLE image_target (id text PRIMARY KEY, amount numeric, ratio float8,
+                           label text COLLATE case_insensitive);
+CREATE PROCEDURE reset_image_target() LANGUAGE sql AS $$
+  TRUNCATE image_target;
+  INSERT INTO image_target VALUES ('k1', 1.0, 0, 'abc'), ('k2', 2.5, 1, 'same');
+$$;
+CALL reset_image_target();
+SELECT 1.0 = 1.00::numeric AS numeric_equal, 0::float8 = '-0'::float8 AS zero_equal,
+       'abc' = 'ABC' COLLATE case_insensitive AS label_equal;
+CALL csv_export.sync('image_export', 'image_target');
+SELECT id, amount::text, ratio::text, label FROM image_target ORDER BY id;
+CALL reset_image_target();
+CALL csv_export.sync('image_export', 'image_target', delete_missing => true);
+SELECT id, amount::text, ratio::text, label FROM image_target ORDER BY id;
+-- and once applied, nothing more
+CALL csv_export.sync('image_export', 'image_target');
+
+-- An incremental sync reads the checkpoint's own value again: k3 shares
+-- updatedAt with k2, the newest row of the first run, but comes in a later
+-- export.  k2, unchanged, is not written again.
+CREATE FOREIGN TABLE boundary_export (id text, name text, "updatedAt" timestamptz)
+  SERVER guarantees_api OPTIONS (path '/fixtures/cursor_boundary_1.csv');
+CREATE TABLE boundary_target (id text PRIMARY KEY, name text, "updatedAt" timestamptz);
+CALL csv_export.sync('boundary_export', 'boundary_target', cursor_column => 'updatedAt');
+ALTER FOREIGN TABLE boundary_export OPTIONS (SET path '/fixtures/cursor_boundary_2.csv');
+CALL csv_export.sync('boundary_export', 'boundary_target', cursor_column => 'updatedAt');
+SELECT id, name, "updatedAt", xmin = (SELECT xmin FROM boundary_target WHERE id = 'k1') AS first_run
+  FROM boundary_target ORDER BY id;
+
+-- A run stopped by statement_timeout is recorded as interrupted, in the
+-- log and the state, and its CALL fails with the timeout's error.
+CREATE FOREIGN TABLE slow_export (id text, name text)
+  SERVER guarantees_api OPTIONS (path '/slow?rows=10&delay=0.5');
+CREATE TABLE slow_target (id text PRIMARY KEY, name text);
+SET statement_timeout = '1500ms';
+CALL csv_export.sync('slow_export', 'slow_target');
+RESET statement_timeout;
+SELECT status, error, error_sqlstate, finished_at IS NOT NULL AS finished
+  FROM csv_export.runs WHERE target = 'slow_target'::regclass;
+SELECT last_status, last_error FROM csv_export.sync_state WHERE target = 'slow_target'::regclass;
+SELECT count(*) FROM slow_target;
+
+-- A run whose backend is terminated stays 'running' in the log, and
+-- csv_export.runs shows it as interrupted; the next run of the target
+-- records it so.
+CREATE EXTENSION dblink;
+SELECT dblink_connect('doomed', format('host=%s port=%s dbname=%s',
+                      current_setting('unix_socket_directories'), current_setting('port'),
+                      current_database()));
+SELECT dblink_send_query('doomed', $$CALL csv_export.sync('slow_export', 'slow_target')$$);
+CREATE PROCEDURE wait_for(condition text) LANGUAGE plpgsql AS $$
+DECLARE
+  done boolean;
+BEGIN
+  FOR i IN 1 .. 200 LOOP
+    EXECUTE 'SELECT ' || condition INTO done;
+    EXIT WHEN done;
+    PERFORM pg_sleep(0.05);
+    PERFORM pg_stat_clear_snapshot();
+  END LOOP;
+  IF NOT done THEN
+    RAISE EXCEPTION 'gave up waiting for %', condition;
+  END IF;
+END $$;
+CALL wait_for($$EXISTS (SELECT 1 FROM csv_export.runs
+                        WHERE target = 'slow_target'::regclass AND status = 'running')$$);
+SELECT backend_pid AS doomed_pid FROM csv_export.runs
+ WHERE target = 'slow_target'::regclass AND status = 'running' \gset
+SELECT pg_terminate_backend(:doomed_pid, 5000);
+SELECT dblink_disconnect('doomed');
+CALL wait_for($$NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $$ || :doomed_pid || $$)$$);
+SELECT status FROM csv_export.runs WHERE backend_pid = :doomed_pid;
+SELECT status FROM csv_export.sync_log WHERE backend_pid = :doomed_pid;
+ALTER FOREIGN TABLE slow_export OPTIONS (SET path '/slow?rows=2&delay=0');
+CALL csv_export.sync('slow_export', 'slow_target');
+SELECT status, error FROM csv_export.sync_log WHERE backend_pid = :doomed_pid;
+SELECT status, count(*) FROM csv_export.runs WHERE target = 'slow_target'::regclass
+ GROUP BY status ORDER BY status;
+DROP EXTENSION dblink;
+
+DROP TABLE image_target, boundary_target, slow_target;
+DROP PROCEDURE reset_image_target(), wait_for(text);
+DELETE FROM csv_export.sync_state;
+DELETE FROM csv_export.sync_log;
+DROP SERVER guarantees_api CASCADE;
+DROP COLLATION case_insensitive;
