@@ -14,7 +14,10 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/nbtree.h"
 #include "access/reloptions.h"
+#include "catalog/pg_am.h"
+#include "commands/defrem.h"
 #include "commands/explain.h"
 #include "commands/vacuum.h"
 #include "executor/executor.h"
@@ -188,45 +191,66 @@ needed_attnums(RelOptInfo *baserel)
  * written the other way round), return that column's attribute number and
  * set *value to the value's expression.  The API is then asked for rows
  * after that value only; PostgreSQL still checks the clause on every row.
+ *
+ * Only a comparison that means what the API is told is pushed down: an
+ * operator of the column type's own default btree family, between two
+ * values of that type (a timestamptz column against a timestamp or date
+ * constant means a local time, which the API would take for another
+ * instant), and, for a collatable type, under a deterministic collation.
  */
 static AttrNumber
 since_qual_column(Expr *clause, Index relid, Expr **value, const char **opname)
 {
 	OpExpr	   *op;
-	Node	   *left;
-	Node	   *right;
-	char	   *name;
+	Var		   *column;
+	Expr	   *other;
+	Oid			lefttype;
+	Oid			righttype;
+	Oid			opclass;
+	int			strategy;
 
 	if (!IsA(clause, OpExpr) || list_length(((OpExpr *) clause)->args) != 2)
 		return InvalidAttrNumber;
 	op = (OpExpr *) clause;
-	left = linitial(op->args);
-	right = lsecond(op->args);
-	name = get_opname(op->opno);
-	if (name == NULL)
-		return InvalidAttrNumber;
-
-	if (strcmp(name, "<") == 0 || strcmp(name, "<=") == 0)
+	column = (Var *) linitial(op->args);
+	other = (Expr *) lsecond(op->args);
+	if (!IsA(column, Var))
 	{
-		Node	   *swap = left;
-
-		left = right;
-		right = swap;
-		name = (name[1] == '=') ? ">=" : ">";
+		column = (Var *) lsecond(op->args);
+		other = (Expr *) linitial(op->args);
 	}
-	else if (strcmp(name, ">") != 0 && strcmp(name, ">=") != 0)
+	if (!IsA(column, Var) || column->varno != (int) relid ||
+		column->varlevelsup != 0 || column->varattno <= 0)
+		return InvalidAttrNumber;
+	if (!(IsA(other, Const) && !((Const *) other)->constisnull) &&
+		!(IsA(other, Param) && ((Param *) other)->paramkind == PARAM_EXTERN))
 		return InvalidAttrNumber;
 
-	if (!IsA(left, Var) || ((Var *) left)->varno != (int) relid ||
-		((Var *) left)->varlevelsup != 0 || ((Var *) left)->varattno <= 0)
+	op_input_types(op->opno, &lefttype, &righttype);
+	if (lefttype != column->vartype || righttype != column->vartype ||
+		exprType((Node *) other) != column->vartype)
 		return InvalidAttrNumber;
-	if (!(IsA(right, Const) && !((Const *) right)->constisnull) &&
-		!(IsA(right, Param) && ((Param *) right)->paramkind == PARAM_EXTERN))
+	opclass = GetDefaultOpClass(column->vartype, BTREE_AM_OID);
+	if (!OidIsValid(opclass))
+		return InvalidAttrNumber;
+	strategy = get_op_opfamily_strategy(op->opno, get_opclass_family(opclass));
+	if (type_is_collatable(column->vartype) &&
+		(!OidIsValid(op->inputcollid) || !get_collation_isdeterministic(op->inputcollid)))
 		return InvalidAttrNumber;
 
-	*value = (Expr *) right;
-	*opname = name;
-	return ((Var *) left)->varattno;
+	/* "value < col" is "col > value" */
+	if ((Expr *) column != linitial(op->args))
+		strategy = (strategy == BTLessStrategyNumber) ? BTGreaterStrategyNumber :
+			(strategy == BTLessEqualStrategyNumber) ? BTGreaterEqualStrategyNumber :
+			InvalidStrategy;
+	if (strategy == BTGreaterStrategyNumber)
+		*opname = ">";
+	else if (strategy == BTGreaterEqualStrategyNumber)
+		*opname = ">=";
+	else
+		return InvalidAttrNumber;
+	*value = other;
+	return column->varattno;
 }
 
 /* The quals that become since_param query parameters: one per column. */
@@ -308,8 +332,8 @@ csvGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 
 	add_path(baserel, (Path *)
 			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
-									 STARTUP_COST, total_cost,
-									 NIL, NULL, NULL, NIL));
+									 STARTUP_COST, total_cost, NIL,
+									 baserel->lateral_relids, NULL, NIL));
 }
 
 static ForeignScan *
