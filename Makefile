@@ -23,7 +23,7 @@ PGFILEDESC = "csv_export_fdw - foreign data wrapper for CSV exports over HTTP"
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --load-extension=csv_export_fdw
 
-SHLIB_LINK += -lcurl -lcsv -pthread
+SHLIB_LINK += -lcurl -lcsv -lz -pthread
 PG_CFLAGS += -pthread -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 ifdef WERROR
 PG_CFLAGS += -Werror

@@ -95,7 +95,17 @@ SELECT status, count(*) FROM csv_export.runs WHERE target = 'slow_target'::regcl
  GROUP BY status ORDER BY status;
 DROP EXTENSION dblink;
 
-DROP TABLE image_target, boundary_target, slow_target;
+-- A failed sync raises its error again with the data's context lines and
+-- none of the procedure's own, whatever language lc_messages speaks
+CREATE FOREIGN TABLE bad_ts (id int, ts timestamptz)
+  SERVER guarantees_api OPTIONS (path '/fixtures/bad_timestamp.csv');
+CREATE TABLE bad_ts_target (id int PRIMARY KEY, ts timestamptz);
+CALL csv_export.sync('bad_ts', 'bad_ts_target');
+SET lc_messages = 'de_DE.UTF-8';
+CALL csv_export.sync('bad_ts', 'bad_ts_target');
+RESET lc_messages;
+
+DROP TABLE image_target, boundary_target, slow_target, bad_ts_target;
 DROP PROCEDURE reset_image_target(), wait_for(text);
 DELETE FROM csv_export.sync_state;
 DELETE FROM csv_export.sync_log;

@@ -262,7 +262,7 @@ on_field(void *value, size_t len, void *arg)
 	int			number = reader->current.nfields++;
 
 	reader->after_cr = false;
-	reader->current.bytes += len;
+	reader->current.bytes += len + CSV_READER_FIELD_OVERHEAD;
 	if (reader->current.bytes > reader->max_record_bytes)
 		reader->current.too_long = true;
 	if (reader->out_of_memory || reader->current.too_long ||
@@ -422,8 +422,9 @@ csv_reader_keep_fields(CsvReader *reader, const bool *keep, int nkeep)
 }
 
 /*
- * No record may hold more than max_bytes of field data, nor make the reader
- * allocate more than that for it.  A longer one stops the reader
+ * No record may hold more than max_bytes of field data, counting
+ * CSV_READER_FIELD_OVERHEAD for each field, nor make the reader allocate more
+ * than that for it.  A longer one stops the reader
  * (CSV_READER_RECORD_TOO_LONG), or with skip_longer is handed out as a
  * record with too_long set and no fields, and reading goes on after it.
  */

@@ -15,6 +15,15 @@
 
 typedef struct CsvReader CsvReader;
 
+/*
+ * What a field costs besides its bytes, counted toward a record's limit
+ * (csv_reader_limit_record): its CsvField and offset, its terminating NUL,
+ * and the slack of arrays that grow by doubling, rounded up.  Without it a
+ * record made only of delimiters (no field bytes at all) would grow
+ * without limit.
+ */
+#define CSV_READER_FIELD_OVERHEAD 64
+
 typedef enum CsvReaderStatus
 {
 	CSV_READER_OK = 0,

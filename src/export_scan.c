@@ -10,6 +10,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "mb/pg_wchar.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -53,6 +54,7 @@ struct ExportScan
 	int			pages_of_done_passes;
 	uint64		records_parsed;
 	uint64		rows_rejected;	/* on_error 'skip' */
+	bool		rejects_unrecorded; /* read-only: reported, not recorded */
 };
 
 /*
@@ -102,6 +104,10 @@ scan_error_context(void *arg)
  * Mapping columns to fields
  */
 
+/* a header shown in a DETAIL is cut after this many bytes */
+#define MAX_HEADER_DESCRIPTION 1000
+
+/* The header's names, quoted (so that " id " shows its spaces), cut short. */
 static char *
 describe_header(const CsvRecord *header, ValueConverter *converter)
 {
@@ -110,9 +116,16 @@ describe_header(const CsvRecord *header, ValueConverter *converter)
 
 	initStringInfo(&buf);
 	for (i = 0; i < header->nkept; i++)
-		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "",
+	{
+		if (buf.len > MAX_HEADER_DESCRIPTION)
+		{
+			appendStringInfo(&buf, ", ... (%d fields in all)", header->nfields);
+			break;
+		}
+		appendStringInfo(&buf, "%s\"%s\"", i > 0 ? ", " : "",
 						 value_converter_to_server(converter, header->fields[i].value,
 												   header->fields[i].len));
+	}
 	return buf.data;
 }
 
@@ -230,9 +243,14 @@ expect_header(ExportScan *scan)
 								  scan->nmapped_fields);
 }
 
+/* rejects reported as WARNINGs, where they cannot be recorded, per scan */
+#define MAX_REJECT_WARNINGS 10
+
 /*
  * Skip a bad row (on_error 'skip'): record it in csv_export.rejects, and
- * stop when there are more than reject_limit.
+ * stop when there are more than reject_limit.  A read-only transaction (a
+ * standby's too) cannot write the table: there the first rejects are
+ * WARNINGs, and the count comes at the end.
  */
 static void
 reject_row(ExportScan *scan, const CsvRecord *record, const char *column,
@@ -241,13 +259,24 @@ reject_row(ExportScan *scan, const CsvRecord *record, const char *column,
 	const char *url;
 	int			page = record_stream_page(scan->stream, &url);
 
-	/* a page number only where there are pages */
-	rejects_insert(RelationGetRelid(scan->rel), url,
-				   scan->options->pagination.mode != PAGINATION_NONE ? page : 0,
-				   record->line, column, error,
-				   record->too_long ? NULL
-				   : rejects_record_text(record, scan->options->delimiter,
-										 scan->options->quote));
+	if (XactReadOnly || RecoveryInProgress())
+	{
+		scan->rejects_unrecorded = true;
+		if (scan->rows_rejected < MAX_REJECT_WARNINGS)
+			ereport(WARNING,
+					(errmsg("skipped line %llu of foreign table \"%s\": %s",
+							(unsigned long long) record->line,
+							RelationGetRelationName(scan->rel), error),
+					 column ? errcontext("column \"%s\"", column) : 0));
+	}
+	else
+		/* a page number only where there are pages */
+		rejects_insert(RelationGetRelid(scan->rel), url,
+					   scan->options->pagination.mode != PAGINATION_NONE ? page : 0,
+					   record->line, column, error,
+					   record->too_long ? NULL
+					   : rejects_record_text(record, scan->options->delimiter,
+											 scan->options->quote));
 	scan->rows_rejected++;
 	if (scan->options->reject_limit >= 0 &&
 		scan->rows_rejected > (uint64) scan->options->reject_limit)
@@ -262,12 +291,42 @@ reject_row(ExportScan *scan, const CsvRecord *record, const char *column,
 static void
 report_rejects(ExportScan *scan)
 {
-	if (scan->rows_rejected > 0)
-		ereport(NOTICE,
-				(errmsg("%llu rows of foreign table \"%s\" were skipped",
-						(unsigned long long) scan->rows_rejected,
-						RelationGetRelationName(scan->rel)),
-				 errdetail("They are recorded in csv_export.rejects.")));
+	unsigned long long rejected = scan->rows_rejected;
+
+	if (rejected > 0)
+		ereport(scan->rejects_unrecorded ? WARNING : NOTICE,
+				(errmsg_plural("%llu row of foreign table \"%s\" was skipped",
+							   "%llu rows of foreign table \"%s\" were skipped",
+							   rejected, rejected, RelationGetRelationName(scan->rel)),
+				 scan->rejects_unrecorded ?
+				 errdetail("The transaction is read-only, so skipped rows are not recorded in csv_export.rejects; the first %d are in WARNINGs above.",
+						   MAX_REJECT_WARNINGS) :
+				 errdetail_plural("It is recorded in csv_export.rejects.",
+								  "They are recorded in csv_export.rejects.",
+								  rejected)));
+}
+
+/*
+ * What is wrong with a record's shape, translated, or NULL if nothing: the
+ * message of its ERROR, and the error of its reject.
+ */
+static char *
+record_shape_problem(ExportScan *scan, const CsvRecord *record)
+{
+	if (record->too_long)
+		return psprintf(_("record is longer than max_record_bytes (%lld bytes)"),
+						(long long) scan->options->max_record_bytes);
+	if (record->nfields == scan->expected_fields)
+		return NULL;
+	if (scan->options->header)
+		return psprintf(ngettext("record has %d field, but the header has %d",
+								 "record has %d fields, but the header has %d",
+								 record->nfields),
+						record->nfields, scan->expected_fields);
+	return psprintf(ngettext("record has %d field, but the foreign table has %d",
+							 "record has %d fields, but the foreign table has %d",
+							 record->nfields),
+					record->nfields, scan->expected_fields);
 }
 
 /*
@@ -277,21 +336,14 @@ report_rejects(ExportScan *scan)
 static bool
 check_record_shape(ExportScan *scan, const CsvRecord *record)
 {
-	char	   *problem;
+	char	   *problem = record_shape_problem(scan, record);
 
-	if (record->too_long)
-		problem = psprintf("record is longer than max_record_bytes (%lld bytes)",
-						   (long long) scan->options->max_record_bytes);
-	else if (record->nfields != scan->expected_fields)
-		problem = psprintf("record has %d fields but %s %d", record->nfields,
-						   scan->options->header ? "the header has" : "the foreign table has",
-						   scan->expected_fields);
-	else
+	if (problem == NULL)
 		return true;
-
 	if (!scan->options->on_error_skip)
 		ereport(ERROR,
 				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+		/* translated above, where the reject's text is made too */
 				 errmsg_internal("%s", problem)));
 	reject_row(scan, record, NULL, problem);
 	return false;

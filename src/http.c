@@ -24,11 +24,19 @@
  *   paused, so memory stays bounded however large the export is.
  * - Curl handles are released by a reset callback on the memory context the
  *   transfer was started in, so an ERROR anywhere frees them.
+ * - Compressed bodies (Content-Encoding gzip or deflate) are decoded here
+ *   with zlib, not by libcurl: at most one output buffer per read, so a
+ *   body that compresses 1000:1 reads in bounded memory, max_bytes counts
+ *   what it decodes to, and a stream that ends before its end marker is a
+ *   broken transfer.  (libcurl's decoding takes a body cut before the gzip
+ *   trailer for complete, and gives up at 64 MB of decoded bytes held while
+ *   the transfer is paused.)
  */
 #include "postgres.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <zlib.h>
 
 #include "common/pg_prng.h"
 #include "lib/stringinfo.h"
@@ -52,7 +60,7 @@
 #define ERROR_BODY_PREFIX		512
 /* Longest wait between retries, whatever Retry-After says. */
 #define MAX_RETRY_WAIT_MS		(10 * 60 * 1000)
-/* Response headers kept, for Link and cursor headers. */
+/* Response headers kept, for Link and cursor headers; more is an ERROR. */
 #define MAX_RESPONSE_HEADERS	(64 * 1024)
 
 /* csv_export_fdw.allowed_hosts */
@@ -70,9 +78,27 @@ struct HttpSession
 	MemoryContextCallback release_callback;
 };
 
+/*
+ * A compressed body being decoded: the compressed bytes of the last raw
+ * read go in, decoded bytes come out into two buffers in turn (the caller
+ * may still read the one handed out before).  malloc'd.
+ */
+typedef struct BodyDecoder
+{
+	z_stream	stream;
+	bool		zlib_or_gzip;	/* else raw deflate, tried when the other fails */
+	bool		ended;			/* the end-of-stream marker was decoded */
+	bool		any_output;
+	char	   *out[2];
+	int			turn;
+	uint64		decoded_bytes;	/* over the response */
+	char		name[16];		/* the Content-Encoding, for messages */
+} BodyDecoder;
+
 struct HttpTransfer
 {
 	HttpSession *session;
+	MemoryContext context;		/* the transfer's: URLs of later requests too */
 	const HttpOptions *options;
 	char	   *url;			/* current: after redirects */
 	char	   *display_url;	/* the same, redacted, for messages */
@@ -100,7 +126,11 @@ struct HttpTransfer
 	/* the current request */
 	char	   *headers;		/* of the latest response, "Name: value\r\n"...; malloc'd */
 	size_t		headers_len;
+	bool		headers_too_large;	/* more than MAX_RESPONSE_HEADERS */
 	bool		headers_complete;	/* of a final (non-1xx) response */
+	bool		encoding_checked;	/* Content-Encoding looked at */
+	BodyDecoder *decoder;		/* NULL: the body is not encoded */
+	TimestampTz last_progress;	/* when a byte last arrived, for stall_timeout_s */
 	bool		status_checked;
 	bool		finished;
 	CURLcode	result;
@@ -286,11 +316,26 @@ release_request(HttpTransfer *transfer)
 }
 
 static void
+release_decoder(HttpTransfer *transfer)
+{
+	BodyDecoder *decoder = transfer->decoder;
+
+	if (decoder == NULL)
+		return;
+	inflateEnd(&decoder->stream);
+	free(decoder->out[0]);
+	free(decoder->out[1]);
+	free(decoder);
+	transfer->decoder = NULL;
+}
+
+static void
 release_transfer(void *arg)
 {
 	HttpTransfer *transfer = arg;
 
 	release_request(transfer);
+	release_decoder(transfer);
 	free(transfer->body);
 	free(transfer->handed_out);
 	free(transfer->headers);
@@ -369,6 +414,7 @@ receive_body(char *data, size_t size, size_t nmemb, void *arg)
 	transfer->body_len += len;
 	transfer->bytes_received += len;
 	transfer->total_bytes += len;
+	transfer->last_progress = GetCurrentTimestamp();
 	return len;
 }
 
@@ -384,6 +430,7 @@ receive_header(char *data, size_t size, size_t nmemb, void *arg)
 	size_t		len = size * nmemb;
 	long		status = 0;
 
+	transfer->last_progress = GetCurrentTimestamp();
 	if (len <= 2 && (data[0] == '\r' || data[0] == '\n'))
 	{
 		curl_easy_getinfo(transfer->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -391,10 +438,19 @@ receive_header(char *data, size_t size, size_t nmemb, void *arg)
 			transfer->headers_complete = true;
 		return len;
 	}
-	/* a status line starts a response: keep only the latest one's headers */
+	/*
+	 * A status line starts a response: keep only the latest one's headers.
+	 * Dropping the lines past the cap would silently lose a Link or cursor
+	 * header, and with it the rest of a paged export: stop instead.
+	 */
 	if (len > 5 && strncmp(data, "HTTP/", 5) == 0)
 		transfer->headers_len = 0;
-	else if (transfer->headers_len + len <= MAX_RESPONSE_HEADERS)
+	else if (transfer->headers_len + len > MAX_RESPONSE_HEADERS)
+	{
+		transfer->headers_too_large = true;
+		return 0;
+	}
+	else
 	{
 		char	   *grown = realloc(transfer->headers, transfer->headers_len + len + 1);
 
@@ -451,6 +507,23 @@ set_credentials(HttpTransfer *transfer)
 	return ok;
 }
 
+/* whether headers ("Name: value" strings) has one named name */
+static bool
+has_header(List *headers, const char *name)
+{
+	size_t		name_len = strlen(name);
+	ListCell   *lc;
+
+	foreach(lc, headers)
+	{
+		const char *header = lfirst(lc);
+
+		if (pg_strncasecmp(header, name, name_len) == 0 && header[name_len] == ':')
+			return true;
+	}
+	return false;
+}
+
 static bool
 set_transfer_options(HttpTransfer *transfer)
 {
@@ -465,14 +538,8 @@ set_transfer_options(HttpTransfer *transfer)
 	ok &= curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
 	/* we follow redirects ourselves, see follow_redirect() */
 	ok &= curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
-	ok &= curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "") == CURLE_OK;
 	ok &= curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) options->connect_timeout_ms) == CURLE_OK;
 	ok &= curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) options->timeout_ms) == CURLE_OK;
-	if (options->stall_timeout_s > 0)
-	{
-		ok &= curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L) == CURLE_OK;
-		ok &= curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, (long) options->stall_timeout_s) == CURLE_OK;
-	}
 	ok &= curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, options->ssl_verify ? 1L : 0L) == CURLE_OK;
 	ok &= curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, options->ssl_verify ? 2L : 0L) == CURLE_OK;
 	if (options->ca_file)
@@ -493,6 +560,9 @@ set_transfer_options(HttpTransfer *transfer)
 
 	foreach(lc, options->headers)
 		ok &= add_header(transfer, lfirst(lc));
+	/* compressed bodies are decoded here, see http_transfer_read() */
+	if (!has_header(options->headers, "Accept-Encoding"))
+		ok &= add_header(transfer, "Accept-Encoding: gzip, deflate");
 	ok &= set_credentials(transfer);
 	ok &= curl_easy_setopt(easy, CURLOPT_HTTPHEADER, transfer->header_list) == CURLE_OK;
 	return ok;
@@ -506,12 +576,16 @@ static void
 begin_request(HttpTransfer *transfer)
 {
 	release_request(transfer);
+	release_decoder(transfer);
 	transfer->total_bytes -= transfer->bytes_received;
 	check_host_allowed(transfer->url, transfer->display_url);
 
 	transfer->body_len = 0;
 	transfer->paused = false;
+	transfer->headers_too_large = false;
 	transfer->headers_complete = false;
+	transfer->encoding_checked = false;
+	transfer->last_progress = GetCurrentTimestamp();
 	transfer->status_checked = false;
 	transfer->finished = false;
 	transfer->result = CURLE_OK;
@@ -548,6 +622,7 @@ http_transfer_start(HttpSession *session, const HttpOptions *options, const char
 	HttpTransfer *transfer = palloc0(sizeof(HttpTransfer));
 
 	transfer->session = session;
+	transfer->context = CurrentMemoryContext;
 	transfer->multi = session->multi;
 	transfer->options = options;
 	transfer->post = options->post;
@@ -587,16 +662,45 @@ response_status(HttpTransfer *transfer)
 	return status;
 }
 
-/* Printable start of an error response body, for DETAIL. */
+/* whether a Content-Encoding is one decoded here (with zlib) */
+static bool
+is_decoded_encoding(const char *encoding)
+{
+	return pg_strcasecmp(encoding, "gzip") == 0 || pg_strcasecmp(encoding, "x-gzip") == 0 ||
+		pg_strcasecmp(encoding, "deflate") == 0;
+}
+
+/* Printable start of an error response body, for DETAIL; decoded if need be. */
 static char *
 error_body_prefix(HttpTransfer *transfer)
 {
+	char		decoded[ERROR_BODY_PREFIX];
+	const char *body = transfer->body;
 	int			len = Min(transfer->body_len, ERROR_BODY_PREFIX);
+	char	   *encoding = http_transfer_header(transfer, "Content-Encoding");
 	char	   *text;
 	int			i;
 
-	len = pg_encoding_verifymbstr(GetDatabaseEncoding(), transfer->body, len);
-	text = pnstrdup(transfer->body, len);
+	if (encoding && is_decoded_encoding(encoding))
+	{
+		z_stream	stream;
+
+		memset(&stream, 0, sizeof(stream));
+		len = 0;
+		if (inflateInit2(&stream, 15 + 32) == Z_OK)
+		{
+			stream.next_in = (Bytef *) transfer->body;
+			stream.avail_in = (uInt) transfer->body_len;
+			stream.next_out = (Bytef *) decoded;
+			stream.avail_out = sizeof(decoded);
+			(void) inflate(&stream, Z_SYNC_FLUSH);
+			len = sizeof(decoded) - stream.avail_out;
+			inflateEnd(&stream);
+		}
+		body = decoded;
+	}
+	len = pg_encoding_verifymbstr(GetDatabaseEncoding(), body, len);
+	text = pnstrdup(body, len);
 	for (i = 0; text[i]; i++)
 		if ((unsigned char) text[i] < 0x20 && text[i] != '\n')
 			text[i] = ' ';
@@ -631,6 +735,16 @@ report_http_status(HttpTransfer *transfer, long status)
 			 body[0] ? errdetail("The response began: %s", body) : 0));
 }
 
+/* whether the request got as far as a connection to the server */
+static bool
+connected(HttpTransfer *transfer)
+{
+	curl_off_t	connect_time = 0;
+
+	return curl_easy_getinfo(transfer->easy, CURLINFO_CONNECT_TIME_T, &connect_time) == CURLE_OK &&
+		connect_time > 0;
+}
+
 static void
 report_transfer_failure(HttpTransfer *transfer)
 {
@@ -640,12 +754,25 @@ report_transfer_failure(HttpTransfer *transfer)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while receiving \"%s\"", transfer->display_url)));
+	if (transfer->headers_too_large)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("response headers from \"%s\" exceed %d kB",
+						transfer->display_url, MAX_RESPONSE_HEADERS / 1024)));
+	/* libcurl's own limit on one header line, which it reports so */
+	if (transfer->result == CURLE_OUT_OF_MEMORY && !transfer->headers_complete)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a response header from \"%s\" is too long",
+						transfer->display_url),
+				 errdetail("libcurl accepts header lines of up to %d bytes.",
+						   CURL_MAX_HTTP_HEADER)));
 
 	/*
 	 * curl's own text for a failed connection carries a varying time ("after
 	 * 3 ms"); its error code's text says the same, steadily.
 	 */
-	if (response_status(transfer) == 0)
+	if (response_status(transfer) == 0 && !connected(transfer))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("could not fetch \"%s\"", transfer->display_url),
@@ -653,10 +780,10 @@ report_transfer_failure(HttpTransfer *transfer)
 
 	/* as above, curl's texts for timeouts carry varying numbers */
 	if (transfer->result == CURLE_OPERATION_TIMEDOUT)
-		reason = strncmp(transfer->error_text, "Operation too slow", 18) == 0
-			? psprintf("No data arrived for %d seconds (stall_timeout_s).",
-					   transfer->options->stall_timeout_s)
-			: psprintf("The request took longer than %d ms (timeout_ms).",
+		reason = transfer->headers_complete
+			? psprintf("The request took longer than %d ms (timeout_ms).",
+					   transfer->options->timeout_ms)
+			: psprintf("The response headers were not complete within %d ms (timeout_ms).",
 					   transfer->options->timeout_ms);
 	else
 		reason = scrub_secrets(transfer->options,
@@ -668,6 +795,29 @@ report_transfer_failure(HttpTransfer *transfer)
 					transfer->display_url,
 					(unsigned long long) transfer->bytes_received),
 			 errdetail("%s", reason)));
+}
+
+/*
+ * stall_timeout_s: no byte at all for that long, while we are waiting for
+ * one (a transfer paused because its reader is busy is not stalled).
+ */
+static void
+check_stall(HttpTransfer *transfer)
+{
+	int			stall_s = transfer->options->stall_timeout_s;
+
+	if (stall_s <= 0 || transfer->paused)
+		return;
+	if (TimestampDifferenceExceeds(transfer->last_progress, GetCurrentTimestamp(),
+								   stall_s * 1000))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("transfer of \"%s\" stalled after %llu bytes",
+						transfer->display_url,
+						(unsigned long long) transfer->bytes_received),
+				 errdetail_plural("No data arrived for %d second (stall_timeout_s).",
+								  "No data arrived for %d seconds (stall_timeout_s).",
+								  stall_s, stall_s)));
 }
 
 static bool
@@ -694,6 +844,24 @@ is_retryable_failure(CURLcode result)
 		default:
 			return false;
 	}
+}
+
+/*
+ * A POST that starts an export job is not idempotent: sent twice, it may
+ * start two jobs.  It is sent again only when it cannot have been
+ * processed: the connection was never made, or the API answered 429 or
+ * 503 with a Retry-After, which says "not now, come back".
+ */
+static bool
+post_safe_to_repeat(HttpTransfer *transfer, long status)
+{
+	curl_off_t	retry_after = 0;
+
+	if (status == 0)
+		return !connected(transfer);
+	return (status == 429 || status == 503) &&
+		curl_easy_getinfo(transfer->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
+		retry_after > 0;
 }
 
 /*
@@ -752,6 +920,8 @@ retry_request(HttpTransfer *transfer, bool restart_allowed, long status)
 	if (status != 0 ? !is_retryable_status(status)
 		: !is_retryable_failure(transfer->result))
 		return false;
+	if (transfer->post && !post_safe_to_repeat(transfer, status))
+		return false;
 
 	transfer->retries_done++;
 	wait_ms = retry_wait_ms(transfer, status, transfer->retries_done);
@@ -779,6 +949,7 @@ follow_redirect(HttpTransfer *transfer, long status)
 	char	   *target;
 	char	   *display_target;
 	const char *problem;
+	MemoryContext old_context;
 
 	if (status != 301 && status != 302 && status != 303 &&
 		status != 307 && status != 308)
@@ -787,8 +958,11 @@ follow_redirect(HttpTransfer *transfer, long status)
 		location == NULL)
 		return false;
 
+	/* the new URL lives as long as the transfer, not the current row */
+	old_context = MemoryContextSwitchTo(transfer->context);
 	target = pstrdup(location);
 	display_target = url_redact(target);
+	MemoryContextSwitchTo(old_context);
 	if ((problem = url_check_http(target)) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
@@ -824,14 +998,16 @@ poll_export_job(HttpTransfer *transfer)
 	char	   *location = http_transfer_header(transfer, "Location");
 	curl_off_t	retry_after = 0;
 	long		wait_ms = options->poll_interval_ms;
+	long		left_ms;
 
 	if (!transfer->polling)
 	{
 		transfer->polling = true;
 		transfer->poll_started = GetCurrentTimestamp();
 	}
-	if (TimestampDifferenceExceeds(transfer->poll_started, GetCurrentTimestamp(),
-								   options->poll_timeout_s * 1000))
+	left_ms = options->poll_timeout_s * 1000L -
+		(long) ((GetCurrentTimestamp() - transfer->poll_started) / 1000);
+	if (left_ms <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("export job at \"%s\" did not finish within poll_timeout_s (%d s)",
@@ -839,8 +1015,11 @@ poll_export_job(HttpTransfer *transfer)
 	if (curl_easy_getinfo(transfer->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
 		retry_after > 0)
 		wait_ms = Min((long) retry_after * 1000, MAX_RETRY_WAIT_MS);
+	/* never past poll_timeout_s, whatever Retry-After asks for */
+	wait_ms = Min(wait_ms, left_ms);
 	if (location)
 	{
+		MemoryContext old_context = MemoryContextSwitchTo(transfer->context);
 		char	   *target = url_resolve(transfer->url, location);
 
 		if (target == NULL || url_check_http(target) != NULL)
@@ -849,6 +1028,7 @@ poll_export_job(HttpTransfer *transfer)
 					 errmsg("export job at \"%s\" gave an invalid Location", transfer->display_url)));
 		transfer->url = target;
 		transfer->display_url = url_redact(target);
+		MemoryContextSwitchTo(old_context);
 	}
 	transfer->post = false;
 	release_request(transfer);
@@ -983,20 +1163,9 @@ hand_out_body(HttpTransfer *transfer)
 	transfer->body_len = 0;
 }
 
-/*
- * Advance the transfer until body bytes are available or it ends.  Retries
- * and redirects happen in here.  A request whose body was partly handed out
- * is only retried if the caller says that is fine (restart_allowed, i.e. no
- * row came of it yet); the caller then gets HTTP_READ_RESTARTED and must
- * forget those bytes.  A failure that is not retried is an ERROR (network
- * error, truncated body, HTTP error status, limits).
- *
- * The bytes returned stay valid until the call after next, so that the
- * caller can parse them while the next ones are read.
- */
-HttpReadResult
-http_transfer_read(HttpTransfer *transfer, bool restart_allowed,
-				   const char **data, size_t *len)
+/* http_transfer_read() before decoding: the body's bytes as sent */
+static HttpReadResult
+read_raw(HttpTransfer *transfer, bool restart_allowed, const char **data, size_t *len)
 {
 	bool		delivered_before = transfer->delivered;
 
@@ -1012,6 +1181,7 @@ http_transfer_read(HttpTransfer *transfer, bool restart_allowed,
 	if (transfer->paused)
 	{
 		transfer->paused = false;
+		transfer->last_progress = GetCurrentTimestamp();
 		curl_easy_pause(transfer->easy, CURLPAUSE_CONT);
 	}
 
@@ -1053,6 +1223,197 @@ http_transfer_read(HttpTransfer *transfer, bool restart_allowed,
 				return HTTP_READ_END;
 		}
 		wait_for_socket(transfer);
+		check_stall(transfer);
+	}
+}
+
+/*
+ * Compressed bodies
+ */
+
+static bool
+start_inflate(BodyDecoder *decoder, bool zlib_or_gzip)
+{
+	memset(&decoder->stream, 0, sizeof(decoder->stream));
+	decoder->zlib_or_gzip = zlib_or_gzip;
+	/* 15 + 32: a zlib or gzip header, told apart by zlib; -15: none */
+	return inflateInit2(&decoder->stream, zlib_or_gzip ? 15 + 32 : -15) == Z_OK;
+}
+
+/* Once the headers are in: decode the body if Content-Encoding says so. */
+static void
+check_content_encoding(HttpTransfer *transfer)
+{
+	char	   *encoding = http_transfer_header(transfer, "Content-Encoding");
+	BodyDecoder *decoder;
+
+	transfer->encoding_checked = true;
+	if (encoding == NULL || encoding[0] == '\0' || pg_strcasecmp(encoding, "identity") == 0)
+		return;
+	if (!is_decoded_encoding(encoding))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("response from \"%s\" has unsupported Content-Encoding \"%s\"",
+						transfer->display_url, encoding),
+				 errhint("csv_export_fdw decodes gzip and deflate, and asks for nothing else.")));
+
+	decoder = calloc(1, sizeof(BodyDecoder));
+	if (decoder)
+	{
+		transfer->decoder = decoder;	/* released with the transfer */
+		decoder->out[0] = malloc(BODY_BUFFER_SIZE);
+		decoder->out[1] = malloc(BODY_BUFFER_SIZE);
+	}
+	if (decoder == NULL || !decoder->out[0] || !decoder->out[1] || !start_inflate(decoder, true))
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while starting to decode \"%s\"", transfer->display_url)));
+	strlcpy(decoder->name, encoding, sizeof(decoder->name));
+}
+
+static void
+report_corrupt_body(HttpTransfer *transfer, const char *problem)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("%s response from \"%s\" is not valid",
+					transfer->decoder->name, transfer->display_url),
+			 errdetail("%s", problem)));
+}
+
+/*
+ * Once a stream has ended, what follows may only be another gzip member
+ * (gzip allows several, one after another).
+ */
+static void
+start_next_member(HttpTransfer *transfer)
+{
+	BodyDecoder *decoder = transfer->decoder;
+	z_stream   *stream = &decoder->stream;
+
+	if (!decoder->zlib_or_gzip || stream->avail_in < 2 ||
+		stream->next_in[0] != 0x1f || stream->next_in[1] != 0x8b ||
+		inflateReset(stream) != Z_OK)
+		report_corrupt_body(transfer, "Data follows the end of the compressed stream.");
+	decoder->ended = false;
+}
+
+/*
+ * Decode what is left of the last raw read into the next output buffer, as
+ * much as fits.  Returns how many bytes came out (0: the input is used up).
+ * Some servers send "deflate" without the zlib header it should have:
+ * failing at the very start, the stream is tried as raw deflate.
+ */
+static size_t
+decode_some(HttpTransfer *transfer)
+{
+	BodyDecoder *decoder = transfer->decoder;
+	z_stream   *stream = &decoder->stream;
+	int64		limit = transfer->options->max_bytes;
+	size_t		produced;
+
+	stream->next_out = (Bytef *) decoder->out[decoder->turn];
+	stream->avail_out = BODY_BUFFER_SIZE;
+	while (stream->avail_in > 0 && stream->avail_out > 0)
+	{
+		Bytef	   *input = stream->next_in;
+		uInt		input_len = stream->avail_in;
+		int			rc;
+
+		if (decoder->ended)
+			start_next_member(transfer);
+		rc = inflate(stream, Z_NO_FLUSH);
+		if (rc == Z_STREAM_END)
+			decoder->ended = true;
+		else if (rc == Z_DATA_ERROR && decoder->zlib_or_gzip && !decoder->any_output &&
+				 stream->total_in == (uLong) (stream->next_in - input))
+		{
+			inflateEnd(stream);
+			if (!start_inflate(decoder, false))
+				report_corrupt_body(transfer, "Raw deflate could not be started.");
+			stream->next_in = input;
+			stream->avail_in = input_len;
+		}
+		else if (rc == Z_BUF_ERROR)
+			break;
+		else if (rc != Z_OK)
+			report_corrupt_body(transfer, stream->msg ? stream->msg : "zlib could not decode it.");
+		decoder->any_output |= stream->avail_out < BODY_BUFFER_SIZE;
+	}
+	produced = BODY_BUFFER_SIZE - stream->avail_out;
+	decoder->decoded_bytes += produced;
+	if (limit > 0 && decoder->decoded_bytes > (uint64) limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s response from \"%s\" decodes to more than max_bytes (%lld bytes)",
+						decoder->name, transfer->display_url, (long long) limit)));
+	return produced;
+}
+
+/*
+ * Advance the transfer until body bytes are available or it ends: bytes as
+ * the export is, decoded if the server compressed them.  Retries and
+ * redirects happen in here.  A request whose body was partly handed out is
+ * only retried if the caller says that is fine (restart_allowed, i.e. no
+ * row came of it yet); the caller then gets HTTP_READ_RESTARTED and must
+ * forget those bytes.  A failure that is not retried is an ERROR (network
+ * error, truncated body, HTTP error status, limits).
+ *
+ * The bytes returned stay valid until the call after next, so that the
+ * caller can parse them while the next ones are read.
+ */
+HttpReadResult
+http_transfer_read(HttpTransfer *transfer, bool restart_allowed,
+				   const char **data, size_t *len)
+{
+	for (;;)
+	{
+		BodyDecoder *decoder = transfer->decoder;
+		HttpReadResult result;
+		const char *raw = NULL;
+		size_t		raw_len = 0;
+
+		if (decoder && decoder->stream.avail_in > 0)
+		{
+			size_t		produced = decode_some(transfer);
+
+			if (produced > 0)
+			{
+				*data = decoder->out[decoder->turn];
+				*len = produced;
+				decoder->turn ^= 1;
+				return HTTP_READ_DATA;
+			}
+			decoder->stream.avail_in = 0;	/* all taken in, nothing out yet */
+		}
+
+		/* the raw bytes stay valid until the call after next: used up by then */
+		result = read_raw(transfer, restart_allowed, &raw, &raw_len);
+		if (result == HTTP_READ_RESTARTED)
+			return result;
+		if (!transfer->encoding_checked)
+			check_content_encoding(transfer);
+		decoder = transfer->decoder;
+		if (decoder == NULL)
+		{
+			*data = raw;
+			*len = raw_len;
+			return result;
+		}
+		if (result == HTTP_READ_END)
+		{
+			if (!decoder->ended && transfer->bytes_received > 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_CONNECTION_FAILURE),
+						 errmsg("transfer of \"%s\" failed after %llu bytes",
+								transfer->display_url,
+								(unsigned long long) transfer->bytes_received),
+						 errdetail("The %s stream ended before its end-of-stream marker.",
+								   decoder->name)));
+			return result;
+		}
+		decoder->stream.next_in = (Bytef *) raw;
+		decoder->stream.avail_in = (uInt) raw_len;
 	}
 }
 

@@ -209,6 +209,41 @@ is_uuid(const char *s, size_t len)
 	return true;
 }
 
+/*
+ * Deeper than this, a value is not taken for JSON: the JSON parser recurses
+ * once per level, and a sampled value of 200,000 '[' would exhaust the
+ * stack, where type inference must never fail.
+ */
+#define MAX_INFERRED_JSON_DEPTH 64
+
+/* How deep arrays and objects nest in s, outside strings; stops past limit. */
+static int
+json_nesting_depth(const char *s, size_t len, int limit)
+{
+	int			depth = 0;
+	int			deepest = 0;
+	bool		in_string = false;
+	size_t		i;
+
+	for (i = 0; i < len && deepest <= limit; i++)
+	{
+		if (in_string)
+		{
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"')
+				in_string = false;
+		}
+		else if (s[i] == '"')
+			in_string = true;
+		else if (s[i] == '[' || s[i] == '{')
+			deepest = Max(deepest, ++depth);
+		else if (s[i] == ']' || s[i] == '}')
+			depth--;
+	}
+	return deepest;
+}
+
 /* A JSON object or array, checked by the JSON parser (which does not throw). */
 static bool
 is_json_document(const char *s, size_t len)
@@ -217,6 +252,8 @@ is_json_document(const char *s, size_t len)
 	JsonSemAction sem = {0};
 
 	if (s[0] != '{' && s[0] != '[')
+		return false;
+	if (json_nesting_depth(s, len, MAX_INFERRED_JSON_DEPTH) > MAX_INFERRED_JSON_DEPTH)
 		return false;
 	lex = makeJsonLexContextCstringLen(unconstify(char *, s), len,
 									   GetDatabaseEncoding(), false);

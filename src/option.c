@@ -281,6 +281,17 @@ check_no_newlines(const char *name, const char *value)
 }
 
 /*
+ * A path must make a URL on any server: checked now, joined to a stand-in
+ * base, rather than found "unparsable" at the first scan.
+ */
+static void
+check_path(const char *value)
+{
+	check_no_newlines("path", value);
+	check_url("path", url_join("http://localhost", value));
+}
+
+/*
  * "Name: value" lines, one header each.  A bad line is named by its number
  * only: in a user mapping it may well hold a secret.
  */
@@ -422,6 +433,8 @@ check_option_value(DefElem *def)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 					 errmsg("option \"%s\" cannot be empty", name)));
+		if (strcmp(name, "path") == 0)
+			check_path(value);
 	}
 }
 

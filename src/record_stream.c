@@ -386,6 +386,14 @@ take_header(RecordStream *stream, const CsvRecord *record)
 	MemoryContext oldcxt;
 
 	stream->header_pending = false;
+	/* skipping a record is for rows: without its header no row can be read */
+	if (record->too_long)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the CSV header of page %d is longer than max_record_bytes (%lld bytes)",
+						stream->page, (long long) stream->options->max_record_bytes),
+				 errdetail("Each field counts %d bytes besides its own.",
+						   CSV_READER_FIELD_OVERHEAD)));
 	if (stream->page == 1)
 	{
 		oldcxt = MemoryContextSwitchTo(stream->cxt);

@@ -64,8 +64,59 @@ optional_text_arg(FunctionCallInfo fcinfo, int argno)
 }
 
 /*
+ * The start of a message format, translated as lc_messages says, up to its
+ * first conversion: what a context line made from it starts with.
+ */
+static char *
+translated_prefix(const char *domain, const char *format)
+{
+	const char *translated = domain ? dgettext(domain, format) : _(format);
+
+	return pnstrdup(translated, strcspn(translated, "%"));
+}
+
+/*
+ * Whether a context line traces the procedure's own statements: written by
+ * SPI ("SQL statement ...") or by PL/pgSQL ("PL/pgSQL function ..."), in
+ * whatever language lc_messages chose.
+ */
+static bool
+is_procedure_line(const char *line)
+{
+	static const char *const spi_formats[] = {
+		"SQL statement \"%s\"",
+		"PL/pgSQL expression \"%s\"",
+		"PL/pgSQL assignment \"%s\"",
+	};
+	static const char *const plpgsql_formats[] = {
+		"PL/pgSQL function %s line %d at %s",
+		"PL/pgSQL function %s line %d %s",
+		"PL/pgSQL function %s %s",
+		"PL/pgSQL function %s",
+	};
+	size_t		i;
+
+	for (i = 0; i < lengthof(spi_formats); i++)
+	{
+		char	   *prefix = translated_prefix(NULL, spi_formats[i]);
+
+		if (prefix[0] && strncmp(line, prefix, strlen(prefix)) == 0)
+			return true;
+	}
+	for (i = 0; i < lengthof(plpgsql_formats); i++)
+	{
+		char	   *prefix = translated_prefix(PG_TEXTDOMAIN("plpgsql"), plpgsql_formats[i]);
+
+		if (prefix[0] && strncmp(line, prefix, strlen(prefix)) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
  * The lines of an error context that say where in the data it happened,
- * without the lines that only trace the procedure's own statements.
+ * without the lines that only trace the procedure's own statements (those
+ * come after, outermost last).
  */
 static char *
 data_context(const char *context)
@@ -78,11 +129,11 @@ data_context(const char *context)
 	{
 		const char *end = strchr(line, '\n');
 		int			len = end ? (int) (end - line) : (int) strlen(line);
+		char	   *text = pnstrdup(line, len);
 
-		if (strncmp(line, "SQL statement", 13) == 0 ||
-			strncmp(line, "PL/pgSQL function", 17) == 0)
+		if (is_procedure_line(text))
 			break;
-		appendStringInfo(&kept, "%s%.*s", kept.len ? "\n" : "", len, line);
+		appendStringInfo(&kept, "%s%s", kept.len ? "\n" : "", text);
 		line = end ? end + 1 : NULL;
 	}
 	return kept.len ? kept.data : NULL;

@@ -77,7 +77,11 @@ is_secret_param(const char *name, size_t len)
 	return secret;
 }
 
-/* The query string with the values of secret-looking parameters replaced. */
+/*
+ * The query string with the values of secret-looking parameters replaced.
+ * Parameters are separated by '&' or, as some servers take them, ';'; each
+ * separator is kept as it was.
+ */
 static char *
 redact_query(const char *query)
 {
@@ -87,18 +91,16 @@ redact_query(const char *query)
 	initStringInfo(&out);
 	while (*param)
 	{
-		size_t		param_len = strcspn(param, "&");
-		size_t		name_len = strcspn(param, "=&");
+		size_t		param_len = strcspn(param, "&;");
+		size_t		name_len = strcspn(param, "=&;");
 
-		if (out.len > 0)
-			appendStringInfoChar(&out, '&');
 		if (name_len < param_len && is_secret_param(param, name_len))
 			appendStringInfo(&out, "%.*s=redacted", (int) name_len, param);
 		else
 			appendBinaryStringInfo(&out, param, param_len);
 		param += param_len;
-		if (*param == '&')
-			param++;
+		if (*param == '&' || *param == ';')
+			appendStringInfoChar(&out, *param++);
 	}
 	return out.data;
 }

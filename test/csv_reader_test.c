@@ -27,6 +27,9 @@ typedef struct TestCase
 	bool		skip_long;
 } TestCase;
 
+/* 8 bytes of field data in two fields, each counting its overhead too */
+#define LIMIT_8_IN_2 (8 + 2 * CSV_READER_FIELD_OVERHEAD)
+
 static const bool keep_second[] = {false, true};
 
 static const TestCase cases[] = {
@@ -55,27 +58,28 @@ static const TestCase cases[] = {
 	{"unterminated quote", "a\n\"open\n", 0, NULL, 0, "1:[a] !2", CSV_READER_UNTERMINATED_QUOTE, 0, false},
 	{"quote in unquoted field", "a\nb\"c\n", 0, NULL, 0, "1:[a] !2", CSV_READER_QUOTE_IN_UNQUOTED_FIELD, 0, false},
 	{"text after closing quote", "\"a\"b\n", 0, NULL, 0, "!1", CSV_READER_TEXT_AFTER_CLOSING_QUOTE, 0, false},
-	/* records over a limit of 8 bytes of field data */
+	/* records over a limit of 8 bytes of field data in two fields */
 	{"long record stops", "a,b\n1234,56789\nc,d\n", 0, NULL, 0, "1:[a|b] !2",
-	CSV_READER_RECORD_TOO_LONG, 8, false},
+	CSV_READER_RECORD_TOO_LONG, LIMIT_8_IN_2, false},
 	{"long record of short fields skipped", "a,b\n1234,56789\nc,d\n", 0, NULL, 0,
-	"1:[a|b] 2:<too long> 3:[c|d] ", CSV_READER_OK, 8, true},
+	"1:[a|b] 2:<too long> 3:[c|d] ", CSV_READER_OK, LIMIT_8_IN_2, true},
 	{"long quoted field skipped", "a,b\n\"12\n34\"\"56,78\",x\ny,\"z\"\r\nc,d",
-	0, NULL, 0, "1:[a|b] 2:<too long> 4:[y|z] 5:[c|d] ", CSV_READER_OK, 8, true},
+	0, NULL, 0, "1:[a|b] 2:<too long> 4:[y|z] 5:[c|d] ", CSV_READER_OK, LIMIT_8_IN_2, true},
 	{"long unquoted field skipped", "a,b\n123456789012,x,\"q\"\"\"\nc,d\n", 0, NULL, 0,
-	"1:[a|b] 2:<too long> 3:[c|d] ", CSV_READER_OK, 8, true},
-	{"long field at end of data", "a,b\n123456789012", 0, NULL, 0,
-	"1:[a|b] 2:<too long> ", CSV_READER_OK, 8, true},
+	"1:[a|b] 2:<too long> 3:[c|d] ", CSV_READER_OK, LIMIT_8_IN_2, true},
+	{"long field at end of data", "a,b\n" "1234567890123456789012345678901234567890"
+	"1234567890123456789012345678901234567890", 0, NULL, 0,
+	"1:[a|b] 2:<too long> ", CSV_READER_OK, LIMIT_8_IN_2, true},
 	{"unterminated quote in a skipped record", "a,b\n\"123456789012\n", 0, NULL, 0,
-	"1:[a|b] !2", CSV_READER_UNTERMINATED_QUOTE, 8, true},
+	"1:[a|b] !2", CSV_READER_UNTERMINATED_QUOTE, LIMIT_8_IN_2, true},
 	{"error line after quoted newlines", "\"a\nb\",1\n\"c\n\nd\",2\nx\"y\n", 0, NULL, 0,
 	"1:[a\nb|1] 3:[c\n\nd|2] !6", CSV_READER_QUOTE_IN_UNQUOTED_FIELD, 0, false},
 	{"long record line after quoted newline", "\"a\nb\",c\n\"1\n2\",345678901\n", 0, NULL, 0,
-	"1:[a\nb|c] !3", CSV_READER_RECORD_TOO_LONG, 8, false},
+	"1:[a\nb|c] !3", CSV_READER_RECORD_TOO_LONG, LIMIT_8_IN_2, false},
 	{"quoted newlines and escaped quotes across lines", "\"\"\"\n\",\"\n\"\"\"\nx\ny,\"\"\n", 0, NULL, 0,
 	"1:[\"\n|\n\"] 4:[x] 5:[y|] ", CSV_READER_OK, 0, false},
 	{"record exactly at the limit", "1234,5678\n", 0, NULL, 0, "1:[1234|5678] ",
-	CSV_READER_OK, 8, true},
+	CSV_READER_OK, LIMIT_8_IN_2, true},
 };
 
 typedef struct Buffer

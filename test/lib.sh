@@ -19,11 +19,13 @@ DEBIAN_PACKAGES=(
 	libcsv-dev
 	libclang-rt-14-dev
 	libcurl4-openssl-dev
+	locales
 	openssl
 	postgresql-$PG_VERSION
 	postgresql-$PG_VERSION-cron
 	postgresql-server-dev-$PG_VERSION
 	python3
+	zlib1g-dev
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -40,6 +42,13 @@ install_dependencies() {
 		apt-get update -qq
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 	fi
+	ensure_test_locale
+}
+
+# A second language for messages: tests check that nothing depends on
+# English message text (lc_messages).
+ensure_test_locale() {
+	locale -a | grep -qx 'de_DE.utf8' || localedef -i de_DE -c -f UTF-8 de_DE.UTF-8
 }
 
 build_and_install() {

@@ -43,12 +43,28 @@ Endpoints (all GET):
                               sends a 200 whose body breaks off in the first
                               record), the next ones the user export
 
-POST /jobs (body {"rows": N}, query polls=K or never=1) starts an export
+POST /jobs (body {"rows": N}, query polls=K or never=1, retry_after=R, name=ID) starts an export
 job: 202 with Location /jobs/ID, which answers 202 K times and then 303 to
 the export (or 202 for ever).
 
 Every user export also takes compress=gzip or compress=deflate: the body is
-compressed, and refused (406) if the client does not accept that encoding.
+compressed, and refused (406) if the client does not accept that encoding;
+with cut=K the compressed body loses its last K bytes (sent complete as far
+as HTTP goes: with a Content-Length that says so, or chunked with chunked=1).
+
+  /repetitive?rows=N&width=W  N rows of one W-byte field (id,payload), gzip'd
+                              (about 1000:1), with Content-Encoding unless raw=1
+  /drip?delay=S               a 4-byte CSV ("a\n1\n"), one byte every S seconds
+  /trickle_headers?delay=S    a 200 whose header lines come one every S seconds
+  /big_headers?size=N         the user export with N bytes of X-Padding headers
+  /long_location?size=N       a 302 whose Location is N bytes long
+  /flaky_count?case=C         how many requests case C of /flaky got (GET or POST)
+  /wide?columns=N             a CSV of one row whose header is c1 ... cN
+  /deep_json?depth=N          a CSV (id,doc) whose doc is N '[' characters
+  /delimiters?bytes=N&at=A    a CSV (header a,b) with a line of N commas: the
+                              header (at=header) or between two good rows
+
+POST /flaky takes the same parameters as GET /flaky.
 
 A second port (--blackhole-port, default port+1) accepts no connections at
 all: its backlog is kept full, so a connect to it times out.  Given a
@@ -68,6 +84,7 @@ import datetime
 import email.utils
 import gzip
 import io
+import itertools
 import os
 import random
 import socket
@@ -204,9 +221,16 @@ class Handler(BaseHTTPRequestHandler):
             rows, seed = int(p.get("rows", self.server.rows)), int(p.get("seed", 1))
             body = csv_text([HEADER] + list(export_rows(rows, seed, int(p.get("version", 1)))))
             body = gzip.compress(body) if compress == "gzip" else zlib.compress(body)
+            body = body[:len(body) - int(p.get("cut", 0))]
             self.send_response(200)
             self.send_header("Content-Type", "text/csv")
             self.send_header("Content-Encoding", compress)
+            if p.get("chunked"):
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                self.chunk(body)
+                self.end_chunked()
+                return
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -238,6 +262,15 @@ class Handler(BaseHTTPRequestHandler):
             "/truncated": self.truncated,
             "/reset": self.reset,
             "/redirect": self.redirect,
+            "/repetitive": self.repetitive,
+            "/drip": self.drip,
+            "/trickle_headers": self.trickle_headers,
+            "/big_headers": self.big_headers,
+            "/long_location": self.long_location,
+            "/flaky_count": self.flaky_count,
+            "/delimiters": self.delimiters,
+            "/wide": self.wide,
+            "/deep_json": self.deep_json,
         }
         try:
             if path in routes:
@@ -372,6 +405,96 @@ class Handler(BaseHTTPRequestHandler):
         time.sleep(delay)
         self.reset_connection()
 
+    def repetitive(self):
+        """A body that compresses about 1000:1, compressed once per shape."""
+        p = self.params()
+        rows, width = int(p.get("rows", 1000)), int(p.get("width", 1000))
+        key = (rows, width)
+        with self.server.lock:
+            body = self.server.repetitive.get(key)
+            if body is None:
+                compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+                parts = [compressor.compress(b"id,payload\n")]
+                payload = b"a" * width
+                for i in range(rows):
+                    parts.append(compressor.compress(b"%d,%s\n" % (i, payload)))
+                parts.append(compressor.flush())
+                body = b"".join(parts)
+                self.server.repetitive = {key: body}
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream" if p.get("raw") else "text/csv")
+        if not p.get("raw"):
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def drip(self):
+        delay = float(self.params().get("delay", 1))
+        body = b"a\n1\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.flush()
+        for i in range(len(body)):
+            time.sleep(delay)
+            self.wfile.write(body[i:i + 1])
+            self.wfile.flush()
+
+    def trickle_headers(self):
+        delay = float(self.params().get("delay", 1))
+        self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        for i in range(100):
+            self.wfile.flush()
+            time.sleep(delay)
+            self.wfile.write(b"X-Trickle-%d: %d\r\n" % (i, i))
+        self.close_connection = True
+
+    def big_headers(self):
+        size = int(self.params().get("size", 100000))
+        body = csv_text([HEADER] + [user_row(i, 1) for i in range(1, 4)])
+        self.send_response(200)
+        for i in range(0, size, 1000):
+            self.send_header(f"X-Padding-{i}", "p" * 980)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def long_location(self):
+        size = int(self.params().get("size", 1000000))
+        self.send_response(302)
+        self.send_header("Location", "/export/csv?pad=" + "x" * size)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def wide(self):
+        columns = int(self.params().get("columns", 1000))
+        names = [f"c{i}" for i in range(1, columns + 1)]
+        self.send_body(200, csv_text([names, [str(i) for i in range(columns)]]))
+
+    def deep_json(self):
+        depth = int(self.params().get("depth", 1000))
+        self.send_body(200, csv_text([["id", "doc"], ["1", "[" * depth], ["2", "[1]"]]))
+
+    def delimiters(self):
+        p = self.params()
+        commas = b"," * int(p.get("bytes", 1000))
+        if p.get("at") == "header":
+            parts = [commas + b"\n", b"1,2\n"]
+        else:
+            parts = [b"a,b\n1,2\n", commas + b"\n", b"3,4\n"]
+        self.start_chunked()
+        for part in parts:
+            for start in range(0, len(part), 1 << 20):
+                self.chunk(part[start:start + (1 << 20)])
+        self.end_chunked()
+
+    def flaky_count(self):
+        case = self.params().get("case", "")
+        with self.server.lock:
+            seen = self.server.flaky_counts.get(case, 0)
+        self.send_body(200, csv_text([["requests"], [seen]]))
+
     def redirect(self):
         p = self.params()
         self.send_response(int(p.get("status", 302)))
@@ -429,6 +552,9 @@ class Handler(BaseHTTPRequestHandler):
         (K answers of 202 before a 303 to the export) or never=1."""
         length = int(self.headers.get("Content-Length", 0))
         body = self.rfile.read(length) if length else b""
+        if urlparse(self.path).path == "/flaky":
+            self.flaky()
+            return
         if urlparse(self.path).path != "/jobs":
             self.send_body(404, b"no such endpoint\n", "text/plain")
             return
@@ -439,14 +565,17 @@ class Handler(BaseHTTPRequestHandler):
             self.send_body(400, b"body must be JSON\n", "text/plain")
             return
         with self.server.lock:
-            job = f"job{len(self.server.jobs) + 1}"
+            job = p.get("name") or f"job{next(self.server.job_numbers)}"
             self.server.jobs[job] = {"rows": rows, "polls": int(p.get("polls", 2)),
-                                     "never": bool(p.get("never"))}
-        self.send_job_pending(f"/jobs/{job}")
+                                     "never": bool(p.get("never")),
+                                     "retry_after": p.get("retry_after")}
+        self.send_job_pending(f"/jobs/{job}", p.get("retry_after"))
 
-    def send_job_pending(self, location):
+    def send_job_pending(self, location, retry_after=None):
         body = b'{"status": "running"}\n'
         self.send_response(202)
+        if retry_after:
+            self.send_header("Retry-After", retry_after)
         self.send_header("Location", location)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -461,7 +590,7 @@ class Handler(BaseHTTPRequestHandler):
         if state is None:
             self.send_body(404, b"no such job\n", "text/plain")
         elif pending:
-            self.send_job_pending(f"/jobs/{job}")
+            self.send_job_pending(f"/jobs/{job}", state["retry_after"])
         else:
             self.send_response(303)
             self.send_header("Location", f"/export/csv?rows={state['rows']}")
@@ -542,6 +671,8 @@ def main():
     server.lock = threading.Lock()
     server.flaky_counts = {}
     server.jobs = {}
+    server.job_numbers = itertools.count(1)  # named jobs take no number
+    server.repetitive = {}
     blackhole = open_blackhole(args.host, args.blackhole_port or args.port + 1)
     if args.tls_cert:
         start_tls_server(args, server)
@@ -556,7 +687,8 @@ def main():
 def start_tls_server(args, plain):
     """The same API over HTTPS, on --tls-port, in a thread of its own."""
     tls = ThreadingHTTPServer((args.host, args.tls_port), Handler)
-    for attr in ("daemon_threads", "rows", "verbose", "lock", "flaky_counts", "jobs"):
+    for attr in ("daemon_threads", "rows", "verbose", "lock", "flaky_counts", "jobs",
+                 "job_numbers", "repetitive"):
         setattr(tls, attr, getattr(plain, attr))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.tls_cert, args.tls_key)

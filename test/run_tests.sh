@@ -63,5 +63,30 @@ fi
 passed=$((passed + regress_ok))
 failed=$((failed + regress_failed))
 
+log "shell tests (several sessions, dumps and restores)"
+export PG_BIN
+for test in "$PROJECT_DIR"/test/shell/*.sh; do
+	name=$(basename "$test" .sh)
+	if bash "$test" >"$WORK_DIR/shell_$name.log" 2>&1; then
+		printf 'shell %-48s ok\n' "$name"
+		passed=$((passed + 1))
+	else
+		tail -n 30 "$WORK_DIR/shell_$name.log"
+		printf 'shell %-48s FAILED\n' "$name"
+		failed=$((failed + 1))
+	fi
+done
+
+# Every test above ran against this server: none of them may have crashed
+# a backend or leaked a resource, whatever its own output said.
+log "the server log: no backend crashed, no resource leaked"
+if grep -E "terminated by signal|leak" "$WORK_DIR/postgres.log"; then
+	echo "server log                                             FAILED"
+	failed=$((failed + 1))
+else
+	echo "server log                                             ok"
+	passed=$((passed + 1))
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

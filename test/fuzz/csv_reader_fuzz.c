@@ -67,7 +67,7 @@ check_records(CsvReader *reader, size_t limit, Reading *reading)
 			CHECK(!field->is_null || field->len == 0);
 			bytes += field->len;
 		}
-		CHECK(bytes <= limit);
+		CHECK(bytes + (size_t) record.nfields * CSV_READER_FIELD_OVERHEAD <= limit);
 	}
 }
 
