@@ -10,9 +10,11 @@ OBJS = \
 	src/option.o \
 	src/pagination.o \
 	src/parse_worker.o \
+	src/privileged.o \
 	src/record_stream.o \
 	src/rejects.o \
 	src/sync_match.o \
+	src/sync_state.o \
 	src/sync.o \
 	src/url.o
 
@@ -29,9 +31,21 @@ ifdef WERROR
 PG_CFLAGS += -Werror
 endif
 
+# PGXS does not track headers: each source's dependencies are written to a
+# .dep file (for its object and its JIT bitcode), so that a changed header
+# rebuilds what includes it.
+DEPS = $(OBJS:.o=.dep)
+EXTRA_CLEAN += $(DEPS)
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+%.dep: %.c
+	@$(CC) $(CPPFLAGS) -MM -MP -MT $*.o -MT $*.bc -MF $@ $<
+ifeq ($(filter clean distclean,$(MAKECMDGOALS)),)
+-include $(DEPS)
+endif
 
 # The CSV reader's libFuzzer target (clang, outside the server): runs for
 # FUZZ_SECONDS, then replays the kept crash inputs in test/fuzz/regressions.

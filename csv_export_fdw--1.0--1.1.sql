@@ -39,6 +39,7 @@ REVOKE ALL ON FUNCTION csv_export.schedule(text, text, regclass, regclass, text,
 ALTER TABLE csv_export.rejects ENABLE ROW LEVEL SECURITY;
 CREATE POLICY rejects_of_readable_tables ON csv_export.rejects FOR SELECT
   USING (pg_catalog.has_table_privilege(foreign_table, 'SELECT'));
+GRANT SELECT ON csv_export.rejects TO PUBLIC;
 
 -- what a role needs to run, schedule and unschedule syncs of the tables it
 -- may read and write
@@ -57,7 +58,11 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
                'csv_export._direct_merge_possible(regclass)',
                'csv_export._check_sync_arguments(text,boolean)',
                'csv_export._sync_statements(regclass,regclass,text,text)',
-               'csv_export._require_pg_cron()']::regprocedure[]
+               'csv_export._require_pg_cron()',
+               'csv_export._run_start(regclass,regclass,text)',
+               'csv_export._run_claim(bigint)',
+               'csv_export._run_finish(bigint,text,text,text,text,text,timestamptz,bigint,bigint,bigint,bigint)'
+              ]::regprocedure[]
 $$;
 REVOKE ALL ON FUNCTION csv_export._sync_routines() FROM PUBLIC;
 
@@ -73,10 +78,6 @@ BEGIN
   FOREACH routine IN ARRAY csv_export._sync_routines() LOOP
     EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO %s', routine, runner);
   END LOOP;
-  EXECUTE format('GRANT SELECT, INSERT, UPDATE ON csv_export.sync_state, csv_export.sync_log TO %s',
-                 runner);
-  -- a sync counts the rows its scan rejected
-  EXECUTE format('GRANT SELECT ON csv_export.rejects TO %s', runner);
 END $$;
 
 CREATE FUNCTION csv_export.revoke_sync(runner regrole) RETURNS void
@@ -90,9 +91,6 @@ BEGIN
   FOREACH routine IN ARRAY csv_export._sync_routines() LOOP
     EXECUTE format('REVOKE EXECUTE ON ROUTINE %s FROM %s', routine, runner);
   END LOOP;
-  EXECUTE format('REVOKE SELECT, INSERT, UPDATE ON csv_export.sync_state, csv_export.sync_log FROM %s',
-                 runner);
-  EXECUTE format('REVOKE SELECT ON csv_export.rejects FROM %s', runner);
 END $$;
 REVOKE ALL ON FUNCTION csv_export.grant_sync(regrole), csv_export.revoke_sync(regrole) FROM PUBLIC;
 
@@ -126,8 +124,10 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                   WHERE a.pid = $1 AND (a.backend_start IS NULL OR a.backend_start = $2))
 $$;
 
--- one row per run, a run whose backend went away shown as interrupted
-CREATE VIEW csv_export.runs AS
+-- one row per run, a run whose backend went away shown as interrupted; the
+-- reader's own rights apply, so that it shows the runs of the targets the
+-- reader may read
+CREATE VIEW csv_export.runs WITH (security_invoker = true) AS
   SELECT l.run_id, l.target, l.source, l.started_at, l.finished_at,
          CASE WHEN l.status = 'running'
                    AND NOT csv_export._backend_alive(l.backend_pid, l.backend_start)
@@ -308,7 +308,6 @@ DECLARE
   can_commit    boolean := csv_export._transaction_control_allowed();
   this_run      bigint;
   started_at    timestamptz;
-  stored        csv_export.sync_state;
   statements    record;
   cursor_before text;
   cursor_after  text;
@@ -328,14 +327,10 @@ DECLARE
 BEGIN
   PERFORM csv_export._check_sync_arguments(cursor_column, delete_missing);
 
-  -- on record before it starts: a run whose backend goes away stays
-  -- 'running', and csv_export.runs shows it as interrupted
-  INSERT INTO csv_export.sync_log (target, source, started_at, status, cursor_column,
-                                   backend_pid, backend_start)
-  SELECT target, source, pg_catalog.clock_timestamp(), 'running', cursor_column,
-         a.pid, a.backend_start
-    FROM pg_catalog.pg_stat_activity a WHERE a.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()
-  RETURNING run_id INTO this_run;
+  -- on record before it starts (and only for a caller who may write the
+  -- target): a run whose backend goes away stays 'running', and
+  -- csv_export.runs shows it as interrupted
+  this_run := csv_export._run_start(source, target, cursor_column);
   IF can_commit THEN
     COMMIT;
   END IF;
@@ -344,21 +339,7 @@ BEGIN
   -- checkpoint commit, or its failure is recorded
   PERFORM pg_catalog.pg_advisory_xact_lock(1668511862, target::oid::integer);
   started_at := pg_catalog.clock_timestamp();
-
-  UPDATE csv_export.sync_log l
-     SET status = 'interrupted', finished_at = started_at,
-         error = 'the backend running the sync ended before the run did'
-   WHERE l.target OPERATOR(pg_catalog.=) sync.target AND l.status OPERATOR(pg_catalog.=) 'running'
-     AND l.run_id OPERATOR(pg_catalog.<>) this_run
-     AND NOT csv_export._backend_alive(l.backend_pid, l.backend_start);
-  INSERT INTO csv_export.sync_state (target, source) VALUES (target, source)
-    ON CONFLICT DO NOTHING;
-  SELECT * INTO stored FROM csv_export.sync_state s
-   WHERE s.target OPERATOR(pg_catalog.=) sync.target FOR UPDATE;
-  IF cursor_column IS NOT NULL
-     AND stored.cursor_column IS NOT DISTINCT FROM cursor_column::text COLLATE "C" THEN
-    cursor_before := stored.cursor_value;
-  END IF;
+  cursor_before := csv_export._run_claim(this_run);
 
   BEGIN
     PERFORM csv_export._report(pg_catalog.format('fetching %s into %s%s', source, target,
@@ -425,21 +406,9 @@ BEGIN
     END IF;
 
     -- the checkpoint commits together with the data
-    UPDATE csv_export.sync_state s
-       SET source = sync.source,
-           cursor_column = coalesce(sync.cursor_column, s.cursor_column),
-           cursor_value = CASE WHEN sync.cursor_column IS NULL THEN s.cursor_value ELSE cursor_after END,
-           last_started_at = started_at, last_finished_at = pg_catalog.clock_timestamp(),
-           last_status = 'succeeded', last_error = NULL,
-           last_rows_upserted = upserted, last_rows_deleted = deleted,
-           last_rows_rejected = rejected, runs = s.runs OPERATOR(pg_catalog.+) 1
-     WHERE s.target OPERATOR(pg_catalog.=) sync.target;
-    UPDATE csv_export.sync_log l
-       SET started_at = started_at, finished_at = pg_catalog.clock_timestamp(),
-           status = 'succeeded', cursor_before = cursor_before, cursor_after = cursor_after,
-           rows_fetched = fetched, rows_upserted = upserted, rows_deleted = deleted,
-           rows_rejected = rejected
-     WHERE l.run_id OPERATOR(pg_catalog.=) this_run;
+    PERFORM csv_export._run_finish(this_run, 'succeeded', NULL, NULL, cursor_before,
+                                   cursor_after, started_at, fetched, upserted, deleted,
+                                   rejected);
     PERFORM csv_export._report(pg_catalog.format('checkpoint saved%s',
       CASE WHEN cursor_column IS NOT NULL
            THEN pg_catalog.format(' (cursor %s)', coalesce(cursor_after, 'unset'))
@@ -458,18 +427,8 @@ BEGIN
 
   run_status := CASE WHEN err_sqlstate OPERATOR(pg_catalog.=) '57014' THEN 'interrupted'
                      ELSE 'failed' END;
-  UPDATE csv_export.sync_state s
-     SET last_started_at = started_at, last_finished_at = pg_catalog.clock_timestamp(),
-         last_status = run_status, last_error = err_message,
-         last_rows_upserted = 0, last_rows_deleted = 0, last_rows_rejected = 0,
-         runs = s.runs OPERATOR(pg_catalog.+) 1
-   WHERE s.target OPERATOR(pg_catalog.=) sync.target;
-  UPDATE csv_export.sync_log l
-     SET started_at = started_at, finished_at = pg_catalog.clock_timestamp(),
-         status = run_status, error = err_message, error_sqlstate = err_sqlstate,
-         cursor_before = cursor_before, cursor_after = cursor_before,
-         rows_upserted = 0, rows_deleted = 0
-   WHERE l.run_id OPERATOR(pg_catalog.=) this_run;
+  PERFORM csv_export._run_finish(this_run, run_status, err_message, err_sqlstate, cursor_before,
+                                 cursor_before, started_at, NULL, 0, 0, NULL);
   -- record the failure for good, then fail the CALL, so that a scheduler
   -- sees the run fail; inside a transaction block the record goes with it
   IF can_commit THEN
@@ -482,3 +441,43 @@ BEGIN
                             CASE WHEN err_context OPERATOR(pg_catalog.<>) '' THEN err_context END,
                             pg_catalog.format('csv_export.sync of %s into %s', source, target));
 END $$;
+
+
+/*
+ * The state and log of syncs: written only by their owner, on behalf of a
+ * caller who may write the target (src/sync_state.c), and readable by
+ * anyone (with USAGE on the schema) for the targets they may read.
+ */
+CREATE FUNCTION csv_export._run_start(source regclass, target regclass, cursor_column text)
+RETURNS bigint AS 'MODULE_PATHNAME', 'csv_export_run_start' LANGUAGE C VOLATILE;
+CREATE FUNCTION csv_export._run_claim(run_id bigint)
+RETURNS text AS 'MODULE_PATHNAME', 'csv_export_run_claim' LANGUAGE C VOLATILE;
+CREATE FUNCTION csv_export._run_finish(run_id bigint, status text, error text, sqlstate text,
+                                       cursor_before text, cursor_after text,
+                                       started_at timestamptz, fetched bigint, upserted bigint,
+                                       deleted bigint, rejected bigint)
+RETURNS void AS 'MODULE_PATHNAME', 'csv_export_run_finish' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION csv_export._run_start(regclass, regclass, text),
+                       csv_export._run_claim(bigint),
+                       csv_export._run_finish(bigint, text, text, text, text, text, timestamptz,
+                                              bigint, bigint, bigint, bigint)
+  FROM PUBLIC;
+
+ALTER TABLE csv_export.sync_state ENABLE ROW LEVEL SECURITY;
+ALTER TABLE csv_export.sync_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY state_of_readable_targets ON csv_export.sync_state FOR SELECT
+  USING (pg_catalog.has_table_privilege(target, 'SELECT'));
+CREATE POLICY runs_of_readable_targets ON csv_export.sync_log FOR SELECT
+  USING (pg_catalog.has_table_privilege(target, 'SELECT'));
+GRANT SELECT ON csv_export.sync_state, csv_export.sync_log, csv_export.runs TO PUBLIC;
+
+-- every function pins its search_path (the procedure, which commits,
+-- cannot: it qualifies everything instead)
+ALTER FUNCTION csv_export._qualified_name(regclass) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION csv_export._columns(regclass) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION csv_export._direct_merge_possible(regclass) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION csv_export._check_sync_arguments(text, boolean) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION csv_export._require_pg_cron() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION csv_export.schedule(text, text, regclass, regclass, text, boolean)
+  SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION csv_export.unschedule(text) SET search_path = pg_catalog, pg_temp;

@@ -483,7 +483,14 @@ csv_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
 						double *totalrows, double *totaldeadrows)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
-	CsvExportOptions *options = csv_export_get_options(RelationGetRelid(rel), GetUserId());
+
+	/*
+	 * As postgres_fdw does: ANALYZE (run by the owner, a superuser, or
+	 * autovacuum's worker) reads the export with the table owner's user
+	 * mapping, not that of whoever happens to run it.
+	 */
+	CsvExportOptions *options = csv_export_get_options(RelationGetRelid(rel),
+													   rel->rd_rel->relowner);
 	Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
 	bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
 	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext,

@@ -107,7 +107,8 @@ CREATE FOREIGN TABLE stray_quote_rows (id int, label text) SERVER bad_api
 SELECT * FROM stray_quote_rows;
 
 -- a role that may only read the foreign table still gets its rows
--- skipped and recorded, and can be allowed to read the rejects
+-- skipped and recorded, and sees those rejects; the rejects of a table it
+-- may not read stay hidden from it (row-level security)
 CREATE ROLE rejects_reader;
 GRANT SELECT ON lenient_rows TO rejects_reader;
 GRANT USAGE ON SCHEMA csv_export TO rejects_reader;
@@ -115,9 +116,14 @@ SET ROLE rejects_reader;
 SELECT count(*) FROM lenient_rows;
 SELECT count(*) FROM csv_export.rejects;
 RESET ROLE;
-GRANT SELECT ON csv_export.rejects TO rejects_reader;
+CREATE FOREIGN TABLE hidden_rows (id int, name text, ts timestamptz) SERVER bad_api
+  OPTIONS (path 'bad_rows.csv', on_error 'skip');
+SELECT count(*) FROM hidden_rows;
+SELECT foreign_table, count(*) FROM csv_export.rejects GROUP BY 1 ORDER BY 1;
 SET ROLE rejects_reader;
-SELECT count(*) FROM csv_export.rejects;
+SELECT foreign_table, count(*) FROM csv_export.rejects GROUP BY 1 ORDER BY 1;
+INSERT INTO csv_export.rejects (foreign_table, url, line, error) VALUES ('lenient_rows', 'x', 1, 'forged');
+DELETE FROM csv_export.rejects;
 RESET ROLE;
 DELETE FROM csv_export.rejects;
 
@@ -143,7 +149,6 @@ DELETE FROM csv_export.sync_state;
 DELETE FROM csv_export.sync_log;
 DELETE FROM csv_export.rejects;
 DROP VIEW rejected;
-REVOKE ALL ON csv_export.rejects FROM rejects_reader;
 REVOKE USAGE ON SCHEMA csv_export FROM rejects_reader;
 DROP SERVER bad_api CASCADE;
 DROP ROLE rejects_reader;

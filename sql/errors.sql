@@ -7,7 +7,8 @@ SET timezone = 'UTC';
 \set VERBOSITY default
 
 CREATE SERVER err_api FOREIGN DATA WRAPPER csv_export_fdw
-  OPTIONS (base_url 'http://127.0.0.1:5001', retry_delay_ms '0');
+  OPTIONS (base_url 'http://127.0.0.1:5001', retry_delay_ms '0',
+           allowed_origins 'http://127.0.0.1:1');
 
 -- show the SQLSTATE of an error as well as its text
 CREATE FUNCTION sqlstate_of(query text) RETURNS text LANGUAGE plpgsql AS $$

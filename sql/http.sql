@@ -31,7 +31,8 @@ END $$;
 -- Credentials live in user mappings
 --
 CREATE SERVER auth_api FOREIGN DATA WRAPPER csv_export_fdw
-  OPTIONS (base_url 'http://127.0.0.1:5001', retry_delay_ms '0');
+  OPTIONS (base_url 'http://127.0.0.1:5001', retry_delay_ms '0',
+           allowed_origins 'http://localhost:5001');
 CREATE FOREIGN TABLE bearer_export (id text, name text) SERVER auth_api
   OPTIONS (path '/auth/bearer?rows=3');
 CREATE FOREIGN TABLE basic_export (id text, name text) SERVER auth_api
@@ -95,7 +96,8 @@ SELECT position('s3cret' IN explain_of('SELECT * FROM bearer_export')) AS secret
 -- default User-Agent
 --
 CREATE SERVER header_api FOREIGN DATA WRAPPER csv_export_fdw
-  OPTIONS (base_url 'http://127.0.0.1:5001', headers E'Accept: text/csv\nX-Team: data');
+  OPTIONS (base_url 'http://127.0.0.1:5001', headers E'Accept: text/csv\nX-Team: data',
+           allowed_origins 'http://localhost:5001');
 CREATE FOREIGN TABLE sent_headers (name text, value text) SERVER header_api
   OPTIONS (path '/headers');
 CREATE FOREIGN TABLE sent_headers_table (name text, value text) SERVER header_api
@@ -149,7 +151,8 @@ SELECT count(*) FROM (TABLE deflate_export EXCEPT ALL TABLE plain_export) d;
 -- failures back off; each retry is logged (without secrets)
 --
 CREATE SERVER flaky_api FOREIGN DATA WRAPPER csv_export_fdw
-  OPTIONS (base_url 'http://127.0.0.1:5001', retry_delay_ms '0');
+  OPTIONS (base_url 'http://127.0.0.1:5001', retry_delay_ms '0',
+           allowed_origins 'http://127.0.0.1:5002');
 CREATE FOREIGN TABLE rate_limited (id text) SERVER flaky_api
   OPTIONS (path '/flaky?case=a&failures=1&status=429&retry_after=1&rows=3&token=t0ken');
 CREATE FOREIGN TABLE unavailable (id text) SERVER flaky_api
@@ -229,7 +232,8 @@ RESET ROLE;
 --
 \getenv tls_ca_file TLS_CA_FILE
 CREATE SERVER tls_api FOREIGN DATA WRAPPER csv_export_fdw
-  OPTIONS (base_url 'https://127.0.0.1:5003', retries '0');
+  OPTIONS (base_url 'https://127.0.0.1:5003', retries '0',
+           allowed_origins 'https://localhost:5003');
 CREATE FOREIGN TABLE tls_export (id text) SERVER tls_api OPTIONS (path '/export/csv?rows=3');
 CREATE FOREIGN TABLE tls_wrong_host (id text) SERVER tls_api
   OPTIONS (url 'https://localhost:5003/export/csv?rows=3');

@@ -25,6 +25,15 @@
  */
 typedef struct HttpOptions
 {
+	/*
+	 * Where requests may go, as the server's owner decided: the origin of
+	 * its base_url (the only one credentials go to), and allowed_origins
+	 * ("*" among them: anywhere).
+	 */
+	char	   *home_origin;	/* NULL if the server has no base_url */
+	List	   *allowed_origins;	/* normalized origins, or "*" */
+	char	   *server_name;	/* for messages */
+
 	List	   *headers;		/* "Name: value" strings, not secret */
 	List	   *secret_headers; /* "Name: value" strings from the user mapping */
 	char	   *bearer_token;
@@ -185,6 +194,19 @@ extern void export_scan_rescan(ExportScan *scan);
 extern void export_scan_end(ExportScan *scan);
 extern void export_scan_stats(const ExportScan *scan, int *pages, int *requests,
 							  uint64 *bytes, uint64 *records);
+
+/* in privileged.c */
+typedef struct OwnerSection
+{
+	Oid			saved_user;
+	int			saved_context;
+	int			guc_nest_level;
+} OwnerSection;
+
+extern void owner_section_begin(OwnerSection *section);
+extern Datum owner_section_execute(const char *sql, int nargs, Oid *argtypes, Datum *values,
+								   const char *nulls, bool *isnull);
+extern void owner_section_end(OwnerSection *section);
 
 /* in rejects.c */
 extern char *rejects_record_text(const CsvRecord *record, char delimiter, char quote);

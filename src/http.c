@@ -34,10 +34,14 @@
  */
 #include "postgres.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <zlib.h>
 
+#include "common/base64.h"
 #include "common/pg_prng.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
@@ -65,6 +69,28 @@
 
 /* csv_export_fdw.allowed_hosts */
 static char *allowed_hosts = NULL;
+
+/*
+ * csv_export_fdw.blocked_networks: addresses no request may connect to,
+ * whatever a URL's host resolves to; checked by libcurl's open-socket
+ * callback, before any packet is sent.  The default is the link-local
+ * ranges, where cloud metadata services answer, and the metadata addresses
+ * outside them.
+ */
+#define DEFAULT_BLOCKED_NETWORKS \
+	"169.254.0.0/16, fe80::/10, fd00:ec2::254/128, 100.100.100.200/32"
+#define MAX_BLOCKED_NETWORKS 64
+
+typedef struct Network
+{
+	int			family;			/* AF_INET or AF_INET6 */
+	unsigned char address[16];
+	int			prefix_bits;
+} Network;
+
+static char *blocked_networks_setting = NULL;
+static Network blocked_networks[MAX_BLOCKED_NETWORKS];
+static int	n_blocked_networks = 0;
 
 static char *trim_whitespace(char *text);
 
@@ -98,11 +124,11 @@ typedef struct BodyDecoder
 struct HttpTransfer
 {
 	HttpSession *session;
+	char		blocked_address[INET6_ADDRSTRLEN];	/* refused by open_socket() */
 	MemoryContext context;		/* the transfer's: URLs of later requests too */
 	const HttpOptions *options;
 	char	   *url;			/* current: after redirects */
 	char	   *display_url;	/* the same, redacted, for messages */
-	char	   *first_origin;	/* credentials go to this origin only */
 
 	CURLM	   *multi;			/* the session's */
 	CURL	   *easy;
@@ -152,6 +178,128 @@ struct HttpTransfer
 	MemoryContextCallback release_callback;
 };
 
+/* "a.b.c.d[/bits]" or "v6[/bits]" into *network; false if it is neither */
+static bool
+parse_network(const char *text, Network *network)
+{
+	char		address[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(text, '/');
+	size_t		len = slash ? (size_t) (slash - text) : strlen(text);
+	int			max_bits;
+	char	   *end;
+
+	if (len == 0 || len >= sizeof(address))
+		return false;
+	memcpy(address, text, len);
+	address[len] = '\0';
+	memset(network, 0, sizeof(Network));
+	if (inet_pton(AF_INET, address, network->address) == 1)
+		network->family = AF_INET;
+	else if (inet_pton(AF_INET6, address, network->address) == 1)
+		network->family = AF_INET6;
+	else
+		return false;
+	max_bits = network->family == AF_INET ? 32 : 128;
+	network->prefix_bits = max_bits;
+	if (slash)
+	{
+		long		bits = strtol(slash + 1, &end, 10);
+
+		if (end == slash + 1 || *end != '\0' || bits < 0 || bits > max_bits)
+			return false;
+		network->prefix_bits = (int) bits;
+	}
+	return true;
+}
+
+/* the setting's entries into networks[]; the number, or -1 at a bad one */
+static int
+parse_networks(const char *setting, Network *networks, char **bad_entry)
+{
+	char	   *copy = pstrdup(setting);
+	char	   *entry;
+	char	   *saveptr = NULL;
+	int			n = 0;
+
+	for (entry = strtok_r(copy, ", \t", &saveptr); entry; entry = strtok_r(NULL, ", \t", &saveptr))
+	{
+		if (n == MAX_BLOCKED_NETWORKS || !parse_network(entry, &networks[n]))
+		{
+			*bad_entry = entry;
+			return -1;
+		}
+		n++;
+	}
+	return n;
+}
+
+static bool
+check_blocked_networks(char **newval, void **extra, GucSource source)
+{
+	Network		networks[MAX_BLOCKED_NETWORKS];
+	char	   *bad_entry = NULL;
+
+	if (parse_networks(*newval, networks, &bad_entry) >= 0)
+		return true;
+	GUC_check_errdetail("\"%s\" is not an IPv4 or IPv6 address or network, or there are more than %d.",
+						bad_entry, MAX_BLOCKED_NETWORKS);
+	return false;
+}
+
+static void
+assign_blocked_networks(const char *newval, void *extra)
+{
+	char	   *bad_entry = NULL;
+
+	n_blocked_networks = Max(parse_networks(newval, blocked_networks, &bad_entry), 0);
+}
+
+/* whether address (of family) lies in one of blocked_networks[] */
+static bool
+address_blocked(int family, const unsigned char *address)
+{
+	int			i;
+
+	for (i = 0; i < n_blocked_networks; i++)
+	{
+		const Network *network = &blocked_networks[i];
+		int			full_bytes = network->prefix_bits / 8;
+		int			rest_bits = network->prefix_bits % 8;
+
+		if (network->family != family ||
+			memcmp(network->address, address, full_bytes) != 0)
+			continue;
+		if (rest_bits == 0 ||
+			((network->address[full_bytes] ^ address[full_bytes]) & (0xFF << (8 - rest_bits))) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Curl open-socket callback: every connection goes through here with the
+ * address it is for, after name resolution and before a socket exists.
+ * No ereport (see the top of the file): a refusal is noted for later.
+ */
+static curl_socket_t
+open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *address)
+{
+	HttpTransfer *transfer = arg;
+	const unsigned char *bytes = NULL;
+
+	if (address->family == AF_INET)
+		bytes = (const unsigned char *) &((struct sockaddr_in *) &address->addr)->sin_addr;
+	else if (address->family == AF_INET6)
+		bytes = (const unsigned char *) &((struct sockaddr_in6 *) &address->addr)->sin6_addr;
+	if (bytes && address_blocked(address->family, bytes))
+	{
+		inet_ntop(address->family, bytes, transfer->blocked_address,
+				  sizeof(transfer->blocked_address));
+		return CURL_SOCKET_BAD;
+	}
+	return socket(address->family, address->socktype, address->protocol);
+}
+
 void
 http_global_init(void)
 {
@@ -160,6 +308,15 @@ http_global_init(void)
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("could not initialize libcurl")));
 
+	DefineCustomStringVariable("csv_export_fdw.blocked_networks",
+							   "Networks csv_export_fdw never connects to.",
+							   "A comma-separated list of addresses or CIDR networks, IPv4 or IPv6, "
+							   "checked against every address a request would connect to.",
+							   &blocked_networks_setting,
+							   DEFAULT_BLOCKED_NETWORKS,
+							   PGC_SUSET,
+							   GUC_LIST_INPUT,
+							   check_blocked_networks, assign_blocked_networks, NULL);
 	DefineCustomStringVariable("csv_export_fdw.allowed_hosts",
 							   "Hosts that csv_export_fdw may fetch from.",
 							   "A comma-separated list of host names or host:port, "
@@ -237,6 +394,36 @@ check_host_allowed(const char *url, const char *display_url)
 }
 
 /*
+ * Every request (redirects, pages and polls included) goes only where the
+ * server's owner decided: the origin of its base_url, or one of its
+ * allowed_origins.  A role that may create tables on a server cannot point
+ * them anywhere else.
+ */
+static void
+check_origin_allowed(HttpTransfer *transfer)
+{
+	const HttpOptions *options = transfer->options;
+	char	   *origin = url_origin(transfer->url);
+	ListCell   *lc;
+
+	if (origin && options->home_origin && strcmp(origin, options->home_origin) == 0)
+		return;
+	foreach(lc, options->allowed_origins)
+	{
+		const char *allowed = lfirst(lc);
+
+		if (strcmp(allowed, "*") == 0 || (origin && strcmp(allowed, origin) == 0))
+			return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("server \"%s\" does not allow requests to %s",
+					options->server_name, origin ? origin : "this URL"),
+			 errdetail("The URL is \"%s\".", transfer->display_url),
+			 errhint("The server's owner decides where its tables fetch from: the origin of its base_url, and those in its option allowed_origins.")));
+}
+
+/*
  * Secrets in messages
  */
 
@@ -272,18 +459,41 @@ replace_secret(const char *text, const char *secret)
 }
 
 /*
- * text with the secrets of options replaced, for messages that quote what a
- * server said: an API may echo a token back in an error page.
+ * The form in which basic authentication sends the user name and password:
+ * base64 of "user:password", which an echo of the Authorization header
+ * shows as it is.  NULL without a user name.
+ */
+static char *
+basic_credentials(const HttpOptions *options)
+{
+	char	   *plain;
+	char	   *encoded;
+	int			len;
+
+	if (options->username == NULL)
+		return NULL;
+	plain = psprintf("%s:%s", options->username, options->password ? options->password : "");
+	encoded = palloc(pg_b64_enc_len(strlen(plain)) + 1);
+	len = pg_b64_encode(plain, strlen(plain), encoded, pg_b64_enc_len(strlen(plain)));
+	encoded[Max(len, 0)] = '\0';
+	return encoded;
+}
+
+/*
+ * text with the secrets of options replaced, in every form in which they
+ * are sent, for messages that quote what a server said: an API may echo a
+ * token or an Authorization header back in an error page.
  */
 static char *
 scrub_secrets(const HttpOptions *options, const char *text)
 {
 	char	   *result = pstrdup(text);
-	const char *secrets[3] = {options->bearer_token, options->password, NULL};
+	const char *secrets[3] = {options->bearer_token, options->password,
+	basic_credentials(options)};
 	ListCell   *lc;
-	int			i;
+	size_t		i;
 
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < lengthof(secrets); i++)
 		if (secrets[i] && strlen(secrets[i]) >= 4)
 			result = replace_secret(result, secrets[i]);
 	foreach(lc, options->secret_headers)
@@ -478,7 +688,10 @@ add_header(HttpTransfer *transfer, const char *header)
 	return true;
 }
 
-/* Credentials, only for the origin of the first URL. */
+/*
+ * Credentials, only for the origin of the server's base_url: the server's
+ * owner decides where they go, never whoever made the table or its URL.
+ */
 static bool
 set_credentials(HttpTransfer *transfer)
 {
@@ -488,7 +701,8 @@ set_credentials(HttpTransfer *transfer)
 	bool		ok = true;
 	ListCell   *lc;
 
-	if (origin == NULL || strcmp(origin, transfer->first_origin) != 0)
+	if (origin == NULL || options->home_origin == NULL ||
+		strcmp(origin, options->home_origin) != 0)
 		return true;
 	foreach(lc, options->secret_headers)
 		ok &= add_header(transfer, lfirst(lc));
@@ -557,6 +771,8 @@ set_transfer_options(HttpTransfer *transfer)
 	ok &= curl_easy_setopt(easy, CURLOPT_HEADERDATA, transfer) == CURLE_OK;
 	ok &= curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->error_text) == CURLE_OK;
 	ok &= curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer) == CURLE_OK;
+	ok &= curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket) == CURLE_OK;
+	ok &= curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, transfer) == CURLE_OK;
 
 	foreach(lc, options->headers)
 		ok &= add_header(transfer, lfirst(lc));
@@ -578,7 +794,9 @@ begin_request(HttpTransfer *transfer)
 	release_request(transfer);
 	release_decoder(transfer);
 	transfer->total_bytes -= transfer->bytes_received;
+	check_origin_allowed(transfer);
 	check_host_allowed(transfer->url, transfer->display_url);
+	transfer->blocked_address[0] = '\0';
 
 	transfer->body_len = 0;
 	transfer->paused = false;
@@ -628,8 +846,7 @@ http_transfer_start(HttpSession *session, const HttpOptions *options, const char
 	transfer->post = options->post;
 	transfer->url = pstrdup(url);
 	transfer->display_url = url_redact(url);
-	transfer->first_origin = url_origin(url);
-	if (transfer->first_origin == NULL)
+	if (url_origin(url) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid URL \"%s\"", transfer->display_url)));
@@ -754,6 +971,12 @@ report_transfer_failure(HttpTransfer *transfer)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while receiving \"%s\"", transfer->display_url)));
+	if (transfer->blocked_address[0])
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("address %s of \"%s\" is blocked",
+						transfer->blocked_address, transfer->display_url),
+				 errhint("The setting csv_export_fdw.blocked_networks lists the networks csv_export_fdw never connects to.")));
 	if (transfer->headers_too_large)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),

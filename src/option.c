@@ -35,6 +35,7 @@ typedef struct CsvExportOption
 static const CsvExportOption valid_options[] = {
 	/* where the export is */
 	{"base_url", ForeignServerRelationId},
+	{"allowed_origins", ForeignServerRelationId},
 	{"url", ForeignTableRelationId},
 	{"path", ForeignTableRelationId},
 
@@ -189,6 +190,53 @@ check_url(const char *name, const char *value)
 				 errdetail("%s", problem)));
 }
 
+/* whether url is "scheme://host[:port]" with at most a "/" after it */
+static bool
+names_only_an_origin(const char *url)
+{
+	const char *rest = strstr(url, "://");
+
+	rest = rest ? rest + 3 : url;
+	rest += strcspn(rest, "/?#@");
+	return *rest == '\0' || strcmp(rest, "/") == 0;
+}
+
+/*
+ * allowed_origins: "*", or origins ("https://files.example.com",
+ * "http://127.0.0.2:5001") separated by commas or spaces, normalized as
+ * url_origin() makes them.  An entry with a path is refused: an origin is
+ * all it names.
+ */
+static List *
+parse_allowed_origins(const char *value)
+{
+	List	   *origins = NIL;
+	char	   *copy = pstrdup(value);
+	char	   *entry;
+	char	   *saveptr = NULL;
+
+	for (entry = strtok_r(copy, ", \t\n", &saveptr); entry;
+		 entry = strtok_r(NULL, ", \t\n", &saveptr))
+	{
+		char	   *origin;
+
+		if (strcmp(entry, "*") == 0)
+		{
+			origins = lappend(origins, entry);
+			continue;
+		}
+		check_url("allowed_origins", entry);
+		origin = url_origin(entry);
+		if (origin == NULL || !names_only_an_origin(entry))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for option \"allowed_origins\""),
+					 errdetail("\"%s\" is not an origin (scheme, host and port, no path).", entry)));
+		origins = lappend(origins, origin);
+	}
+	return origins;
+}
+
 static void
 check_single_byte(const char *name, const char *value)
 {
@@ -292,6 +340,28 @@ check_path(const char *value)
 }
 
 /*
+ * Headers that decide where or how a request goes rather than what it
+ * asks: Host steers a name-based proxy or virtual host past the URL's
+ * checks, and the framing headers can smuggle a second request.
+ */
+static bool
+is_routing_header(const char *name, size_t len)
+{
+	static const char *const routing[] = {
+		"Host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade",
+		"TE", "Trailer", "Keep-Alive", "Expect", "Proxy-Authorization",
+		"Proxy-Connection", "Forwarded", "X-Forwarded-Host", "X-Forwarded-For",
+		"X-Forwarded-Proto", NULL
+	};
+	int			i;
+
+	for (i = 0; routing[i]; i++)
+		if (strlen(routing[i]) == len && pg_strncasecmp(name, routing[i], len) == 0)
+			return true;
+	return false;
+}
+
+/*
  * "Name: value" lines, one header each.  A bad line is named by its number
  * only: in a user mapping it may well hold a secret.
  */
@@ -313,6 +383,11 @@ check_headers(const char *value)
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 					 errmsg("invalid header in line %d of option \"headers\"", lineno),
 					 errhint("Give one header per line, as \"Name: value\".")));
+		if (len > 0 && is_routing_header(line, name_len) && !superuser())
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("only superusers can set header \"%.*s\"", (int) name_len, line),
+					 errdetail("It changes where or how the request goes, past the checks on its URL.")));
 		line += len;
 		if (*line == '\n')
 			line++;
@@ -415,6 +490,8 @@ check_option_value(DefElem *def)
 		check_no_newlines(name, value);
 	else if (strcmp(name, "base_url") == 0 || strcmp(name, "url") == 0)
 		check_url(name, value);
+	else if (strcmp(name, "allowed_origins") == 0)
+		(void) parse_allowed_origins(value);
 	else if (strcmp(name, "delimiter") == 0 || strcmp(name, "quote") == 0)
 		check_single_byte(name, value);
 	else if (strcmp(name, "header") == 0)
@@ -694,6 +771,11 @@ resolve_http_options(HttpOptions *http, List *table, ForeignServer *server,
 	http->user_agent = def ? defGetString(def) : "csv_export_fdw/" CSV_EXPORT_FDW_VERSION;
 	def = table_or_server_option(table, server, "headers");
 	http->headers = def ? header_lines(defGetString(def)) : NIL;
+	def = find_option(server->options, "base_url");
+	http->home_origin = def ? url_origin(defGetString(def)) : NULL;
+	def = find_option(server->options, "allowed_origins");
+	http->allowed_origins = def ? parse_allowed_origins(defGetString(def)) : NIL;
+	http->server_name = server->servername;
 	def = find_option(table, "method");
 	http->post = def && strcmp(defGetString(def), "POST") == 0;
 	def = find_option(table, "body");

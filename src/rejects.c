@@ -9,16 +9,11 @@
  */
 #include "postgres.h"
 
-#include "access/htup_details.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
-#include "utils/syscache.h"
 
 #include "csv_export_fdw.h"
 
@@ -92,24 +87,6 @@ rejects_record_text(const CsvRecord *record, char delimiter, char quote)
 	return text.data;
 }
 
-/* Owner of csv_export.rejects, who writes into it. */
-static Oid
-rejects_owner(void)
-{
-	Oid			relid = get_relname_relid("rejects", get_namespace_oid("csv_export", false));
-	HeapTuple	tuple;
-	Oid			owner;
-
-	if (!OidIsValid(relid) ||
-		!HeapTupleIsValid(tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid))))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table csv_export.rejects does not exist")));
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return owner;
-}
-
 void
 rejects_insert(Oid foreign_table, const char *url, int page, uint64 line,
 			   const char *column, const char *error, const char *raw_record)
@@ -117,9 +94,8 @@ rejects_insert(Oid foreign_table, const char *url, int page, uint64 line,
 	Oid			argtypes[7] = {OIDOID, TEXTOID, INT4OID, INT8OID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[7];
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
-	Oid			owner = rejects_owner();
-	Oid			saved_user;
-	int			saved_context;
+	OwnerSection section;
+	bool		isnull;
 
 	values[0] = ObjectIdGetDatum(foreign_table);
 	values[1] = CStringGetTextDatum(url);
@@ -132,22 +108,14 @@ rejects_insert(Oid foreign_table, const char *url, int page, uint64 line,
 	values[6] = raw_record ? CStringGetTextDatum(raw_record) : (Datum) 0;
 	nulls[6] = raw_record ? ' ' : 'n';
 
-	GetUserIdAndSecContext(&saved_user, &saved_context);
-	SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE);
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute_with_args("INSERT INTO csv_export.rejects "
-								  "(foreign_table, url, page, line, column_name, error, raw_record) "
-								  "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-								  7, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not record a rejected row in csv_export.rejects");
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(saved_user, saved_context);
-	}
-	PG_END_TRY();
+	/*
+	 * As the table's owner: a role that may only read the foreign table
+	 * still gets its bad rows recorded (see privileged.c).
+	 */
+	owner_section_begin(&section);
+	(void) owner_section_execute("INSERT INTO csv_export.rejects "
+								 "(foreign_table, url, page, line, column_name, error, raw_record) "
+								 "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+								 7, argtypes, values, nulls, &isnull);
+	owner_section_end(&section);
 }

@@ -71,7 +71,8 @@ start_mock_api() {
 		-keyout "$WORK_DIR/tls.key" -out "$WORK_DIR/tls.crt" >/dev/null 2>&1
 	chmod 644 "$WORK_DIR/tls.crt"
 	export TLS_CA_FILE="$WORK_DIR/tls.crt"
-	python3 "$PROJECT_DIR/test/mock_api.py" --port "$MOCK_API_PORT" \
+	# 127.0.0.2 plays another host: a second origin on this machine
+	python3 "$PROJECT_DIR/test/mock_api.py" --port "$MOCK_API_PORT" --also-host 127.0.0.2 \
 		--tls-cert "$WORK_DIR/tls.crt" --tls-key "$WORK_DIR/tls.key" \
 		>"$WORK_DIR/mock_api.log" 2>&1 &
 	MOCK_API_PID=$!

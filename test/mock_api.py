@@ -660,6 +660,9 @@ def main():
                         help="also serve HTTPS here (default: port + 2)")
     parser.add_argument("--tls-cert", help="certificate file (PEM) for HTTPS")
     parser.add_argument("--tls-key", help="its private key (PEM)")
+    parser.add_argument("--also-host", action="append", default=[],
+                        help="serve the same API on this address too (another origin "
+                             "on this machine, e.g. 127.0.0.2); may repeat")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     args.tls_port = args.tls_port or args.port + 2
@@ -676,6 +679,8 @@ def main():
     blackhole = open_blackhole(args.host, args.blackhole_port or args.port + 1)
     if args.tls_cert:
         start_tls_server(args, server)
+    for host in args.also_host:
+        start_plain_server(host, args.port, server)
     print(f"mock export API on http://{args.host}:{args.port}", flush=True)
     try:
         server.serve_forever()
@@ -684,11 +689,22 @@ def main():
             sock.close()
 
 
+SHARED_STATE = ("daemon_threads", "rows", "verbose", "lock", "flaky_counts", "jobs",
+                "job_numbers", "repetitive")
+
+
+def start_plain_server(host, port, first):
+    """The same API over HTTP on another address, sharing first's state."""
+    other = ThreadingHTTPServer((host, port), Handler)
+    for attr in SHARED_STATE:
+        setattr(other, attr, getattr(first, attr))
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+
+
 def start_tls_server(args, plain):
     """The same API over HTTPS, on --tls-port, in a thread of its own."""
     tls = ThreadingHTTPServer((args.host, args.tls_port), Handler)
-    for attr in ("daemon_threads", "rows", "verbose", "lock", "flaky_counts", "jobs",
-                 "job_numbers", "repetitive"):
+    for attr in SHARED_STATE:
         setattr(tls, attr, getattr(plain, attr))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.tls_cert, args.tls_key)
