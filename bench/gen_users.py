@@ -15,13 +15,12 @@ the timestamps, a longer mail domain), nearer the issue's 204 MB per
 million rows.
 """
 import datetime
-import hashlib
 import os
 import random
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test"))
-from mock_api import CITIES, COMPANIES, FIRST, JOBS, LAST, STREETS  # noqa: E402
+from mock_api import CITIES, COMPANIES, FIRST, JOBS, LAST, STREETS, uuid_id  # noqa: E402
 
 
 def csv_quoted(value):
@@ -37,20 +36,11 @@ JOBS = [csv_quoted(j) for j in JOBS]
 EPOCH = datetime.datetime(2024, 12, 1, 10, 15, 30)
 
 
-def uuid_key(i):
-    """Row i's key: a version 4 UUID, the same in every file."""
-    h = bytearray(hashlib.blake2b(i.to_bytes(8, "little"), digest_size=16).digest())
-    h[6] = (h[6] & 0x0F) | 0x40
-    h[8] = (h[8] & 0x3F) | 0x80
-    x = h.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
-
-
 def main():
     rows, out = int(sys.argv[1]), sys.argv[2]
     changed = "--changed" in sys.argv
     wide = "--wide" in sys.argv
-    key = (lambda i: f"usr_{i:08d}") if "--ascending-keys" in sys.argv else uuid_key
+    key = (lambda i: f"usr_{i:08d}") if "--ascending-keys" in sys.argv else (lambda i: uuid_id(i, 0))
     time_format = "%Y-%m-%dT%H:%M:%S.123456Z" if wide else "%Y-%m-%dT%H:%M:%SZ"
     domain = "mail.example-corp.com" if wide else "example.com"
     rnd = random.Random(42)

@@ -18,8 +18,8 @@ CREATE FOREIGN TABLE small (id text) SERVER planner_api OPTIONS (path '/export/c
 SELECT * FROM (VALUES (1), (2)) v(x)
   LEFT JOIN LATERAL (SELECT v.x AS vx, f.id FROM small f) s ON true
  ORDER BY x, id;
-SELECT x, (SELECT count(*) FROM small f WHERE f.id > 'usr_0000' || v.x) AS later
-  FROM (VALUES (0), (1)) v(x) ORDER BY x;
+SELECT x, (SELECT count(*) FROM small f WHERE f.id > v.x) AS later
+  FROM (VALUES ('0'), ('8'), ('g')) v(x) ORDER BY x;
 
 -- Under TimeZone Asia/Tokyo a timestamp constant is a local time.  A
 -- timestamptz constant is pushed down as its UTC instant; a timestamp or
@@ -52,9 +52,9 @@ EXECUTE since('2024-12-02 10:00:00+09');
 EXPLAIN (COSTS OFF)
 SELECT id FROM planner_user WHERE "updatedAt" <> '2024-12-02 10:00:00+09'::timestamptz;
 -- text under a nondeterministic collation is not pushed down; under "C" it is
-EXPLAIN (COSTS OFF) SELECT id FROM planner_user WHERE id > 'usr_00050';
-EXPLAIN (COSTS OFF) SELECT id FROM planner_user WHERE id > 'usr_00050' COLLATE "C";
-SELECT * FROM counts($$id > 'USR_00050'$$);
+EXPLAIN (COSTS OFF) SELECT id FROM planner_user WHERE id > '8';
+EXPLAIN (COSTS OFF) SELECT id FROM planner_user WHERE id > '8' COLLATE "C";
+SELECT * FROM counts($$id > 'A'$$);
 RESET timezone;
 
 DROP FUNCTION counts(text);

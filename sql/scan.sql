@@ -49,7 +49,9 @@ SELECT company, count(*) FROM "user" GROUP BY company ORDER BY company;
 -- rescan: the foreign table on the inner side of a nested loop is fetched
 -- again for each outer row
 CREATE TEMP TABLE wanted (id text);
-INSERT INTO wanted VALUES ('usr_00002'), ('usr_00199'), ('nobody');
+INSERT INTO wanted SELECT id FROM "user" WHERE name IN ('Radia Ritchie', 'Alan Hopper')
+  ORDER BY id LIMIT 2;
+INSERT INTO wanted VALUES ('nobody');
 SET enable_hashjoin = off;
 SET enable_mergejoin = off;
 SET enable_material = off;

@@ -11,8 +11,9 @@ CREATE FOREIGN TABLE "user" (
   id text, name text, email text, address text, company text, job text,
   "updatedAt" timestamptz OPTIONS (since_param 'updated_since'),
   "createdAt" timestamptz
-) SERVER sync_api OPTIONS (path '/export/csv?rows=300');
+) SERVER sync_api OPTIONS (path '/export/csv?ids=sequential&rows=300');
 
+-- (ids=sequential: this test names rows by their ids, usr_00001, ...)
 CREATE TABLE users (id text PRIMARY KEY, name text, email text, address text, company text,
                     job text, "updatedAt" timestamptz, "createdAt" timestamptz,
                     note text, _synced_at timestamptz, _deleted boolean);
@@ -64,7 +65,7 @@ SELECT * FROM "user" WHERE '2024-12-08 10:15:30+00' <= "updatedAt" AND "updatedA
 SELECT count(*) FROM "user" WHERE "updatedAt" > '2024-12-08 10:15:30+00';
 
 -- the export changes: version 2 changes 30 rows, drops 6, adds 5
-ALTER FOREIGN TABLE "user" OPTIONS (SET path '/export/csv?rows=300&version=2');
+ALTER FOREIGN TABLE "user" OPTIONS (SET path '/export/csv?ids=sequential&rows=300&version=2');
 CALL csv_export.sync('"user"', 'users', cursor_column => 'updatedAt');
 SELECT rows_fetched, rows_upserted, cursor_before, cursor_after FROM csv_export.sync_log ORDER BY run_id DESC LIMIT 1;
 SELECT id, name FROM users WHERE name LIKE '%(v2)' ORDER BY id LIMIT 3;
@@ -79,7 +80,7 @@ SELECT rows_fetched, rows_upserted, cursor_before = cursor_after AS cursor_kept
 CALL csv_export.sync('"user"', 'users', cursor_column => 'updatedAt', delete_missing => true);
 CALL csv_export.sync('"user"', 'users', delete_missing => true);
 SELECT id FROM users WHERE _deleted ORDER BY id;
-ALTER FOREIGN TABLE "user" OPTIONS (SET path '/export/csv?rows=300');
+ALTER FOREIGN TABLE "user" OPTIONS (SET path '/export/csv?ids=sequential&rows=300');
 CALL csv_export.sync('"user"', 'users', delete_missing => true);
 SELECT count(*) FILTER (WHERE _deleted) AS soft_deleted,
        count(*) FILTER (WHERE NOT _deleted) AS live,
@@ -90,20 +91,20 @@ SELECT rows_upserted, rows_deleted FROM csv_export.sync_log ORDER BY run_id DESC
 -- without _deleted, missing keys are deleted for good
 CREATE TABLE users_hard (id text PRIMARY KEY, name text);
 CALL csv_export.sync('"user"', 'users_hard');
-ALTER FOREIGN TABLE "user" OPTIONS (SET path '/export/csv?rows=300&version=2');
+ALTER FOREIGN TABLE "user" OPTIONS (SET path '/export/csv?ids=sequential&rows=300&version=2');
 CALL csv_export.sync('"user"', 'users_hard', delete_missing => true);
 SELECT count(*), count(*) FILTER (WHERE id IN ('usr_00007', 'usr_00057')) AS gone_ones
   FROM users_hard;
 
 -- an empty export deletes nothing, with a warning
 CREATE FOREIGN TABLE user_empty (id text, name text) SERVER sync_api
-  OPTIONS (path '/export/csv?rows=0');
+  OPTIONS (path '/export/csv?ids=sequential&rows=0');
 CALL csv_export.sync('user_empty', 'users_hard', delete_missing => true);
 SELECT count(*) FROM users_hard;
 
 -- the same key twice in one export: the last one wins, no error
 CREATE FOREIGN TABLE user_dup (id text, name text) SERVER sync_api
-  OPTIONS (path '/export/csv?rows=5&dup=1');
+  OPTIONS (path '/export/csv?ids=sequential&rows=5&dup=1');
 SELECT id, name FROM user_dup WHERE id = 'usr_00001';
 CALL csv_export.sync('user_dup', 'users_hard');
 SELECT id, name FROM users_hard WHERE id = 'usr_00001';
@@ -121,7 +122,7 @@ TABLE unordered_target ORDER BY id;
 -- 70,000 keys in order, then a repeat of the first: taken for an export in
 -- key order, so the repeat is caught by order alone, and staged
 CREATE FOREIGN TABLE user_long_dup (id text, name text) SERVER sync_api
-  OPTIONS (path '/export/csv?rows=70000&dup=1');
+  OPTIONS (path '/export/csv?ids=sequential&rows=70000&dup=1');
 CREATE TABLE long_dup_target (id text PRIMARY KEY, name text);
 CALL csv_export.sync('user_long_dup', 'long_dup_target');
 SELECT count(*), max(name) FILTER (WHERE id = 'usr_00001') FROM long_dup_target;
@@ -148,7 +149,7 @@ DROP ROLE sync_outsider;
 CREATE FOREIGN TABLE user_broken (
   id text, name text, email text, address text, company text, job text,
   "updatedAt" timestamptz, "createdAt" timestamptz
-) SERVER sync_api OPTIONS (path '/export/csv?rows=20000&version=3&fail_after=15000');
+) SERVER sync_api OPTIONS (path '/export/csv?ids=sequential&rows=20000&version=3&fail_after=15000');
 SELECT users_digest() AS digest_before \gset
 SELECT cursor_value AS cursor_before, runs AS runs_before FROM csv_export.sync_state
   WHERE target = 'users'::regclass \gset
@@ -168,7 +169,7 @@ SELECT count(*) FROM bad_target;
 SELECT last_status, last_error FROM csv_export.sync_state WHERE target = 'bad_target'::regclass;
 
 -- the next successful run clears the error
-ALTER FOREIGN TABLE "user" OPTIONS (SET path '/export/csv?rows=300');
+ALTER FOREIGN TABLE "user" OPTIONS (SET path '/export/csv?ids=sequential&rows=300');
 CALL csv_export.sync('"user"', 'users', cursor_column => 'updatedAt');
 SELECT * FROM state;
 

@@ -20,7 +20,7 @@ BEGIN
     EXECUTE format('CREATE FOREIGN TABLE %I (id text, name text, email text, address text,
                       company text, job text, "updatedAt" timestamptz, "createdAt" timestamptz)
                     SERVER order_api OPTIONS (path %L)',
-                   'export_' || o, '/export/csv?keys=uuid&order=' || o || '&' || query);
+                   'export_' || o, '/export/csv?order=' || o || '&' || query);
   END LOOP;
 END $$;
 

@@ -10,8 +10,10 @@ Endpoints (all GET):
       &version=V              a later state of the export (see export_rows())
       &updated_since=ISO      only rows with updatedAt after that time
       &dup=1                  the first row repeated at the end, renamed
-      &keys=uuid              ids are random UUIDs (the same for the same i and seed)
-                              instead of usr_00001, usr_00002, ...
+                              Ids are random UUIDs (the same for the same row and seed),
+                              so the export is in no particular key order, as real
+                              ones are; with ids=sequential they are usr_00001,
+                              usr_00002, ... in export order.
       &repeat=K               every K-th row comes again K/2 rows later, renamed
       &order=O                the rows (with their repeats) reordered: sorted or
                               descending by id, shuffled, or runs (sorted in runs of
@@ -83,6 +85,7 @@ import csv
 import datetime
 import email.utils
 import gzip
+import hashlib
 import io
 import itertools
 import os
@@ -142,16 +145,26 @@ def user_row(i, seed, version=1):
 
 def uuid_id(i, seed):
     """A version 4 UUID for row i, the same for the same (i, seed)."""
-    bits = random.Random(f"{seed}/{i}").getrandbits(128)
-    return str(__import__("uuid").UUID(int=bits, version=4))
+    h = bytearray(hashlib.blake2b(i.to_bytes(8, "little") + seed.to_bytes(8, "little"),
+                                  digest_size=16).digest())
+    h[6] = (h[6] & 0x0F) | 0x40
+    h[8] = (h[8] & 0x3F) | 0x80
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
+
+def with_uuid(row, seed):
+    return [uuid_id(int(row[0][len("usr_"):]), seed)] + row[1:]
 
 
 def reordered(rows, p, seed):
-    """The rows as the query's keys, repeat and order parameters say."""
+    """The rows as the query's ids, repeat and order parameters say; a
+    generator still, unless they are repeated or reordered."""
+    if p.get("ids", "uuid") == "uuid":
+        rows = (with_uuid(row, seed) for row in rows)
+    if not p.get("repeat") and not p.get("order"):
+        return rows
     rows = list(rows)
-    if p.get("keys") == "uuid":
-        for row in rows:
-            row[0] = uuid_id(int(row[0][len("usr_"):]), seed)
     repeat = int(p.get("repeat", 0))
     if repeat:
         copies = [(j + repeat // 2, rows[j][:1] + [rows[j][1] + " (again)"] + rows[j][2:])
@@ -219,7 +232,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_body(406, f"client does not accept {compress}\n".encode(), "text/plain")
                 return
             rows, seed = int(p.get("rows", self.server.rows)), int(p.get("seed", 1))
-            body = csv_text([HEADER] + list(export_rows(rows, seed, int(p.get("version", 1)))))
+            body = csv_text([HEADER] + list(reordered(export_rows(rows, seed, int(p.get("version", 1))),
+                                                      p, seed)))
             body = gzip.compress(body) if compress == "gzip" else zlib.compress(body)
             body = body[:len(body) - int(p.get("cut", 0))]
             self.send_response(200)
@@ -299,8 +313,7 @@ class Handler(BaseHTTPRequestHandler):
         batch, sent = [], 0
         selected = (r for r in export_rows(rows, seed, version)
                     if since is None or parse_iso(r[6]) > since)
-        if any(k in p for k in ("keys", "repeat", "order")):
-            selected = reordered(selected, p, seed)
+        selected = reordered(selected, p, seed)
         if p.get("dup"):
             selected = self.with_duplicate(selected)
         bad_value_at = int(p.get("bad_value_at", 0))
@@ -524,7 +537,8 @@ class Handler(BaseHTTPRequestHandler):
         else:
             start, count = (int(p.get("page", 1)) - 1) * per_page, per_page
         page = start // per_page + 1
-        selected = [user_row(i, 1) for i in range(start + 1, min(rows, start + count) + 1)]
+        selected = list(reordered((user_row(i, 1) for i in range(start + 1, min(rows, start + count) + 1)),
+                                  {"ids": p.get("ids", "uuid")}, 1))
         if int(p.get("bad_value", 0)) == page and selected:
             selected[-1][6] = "not a time"
         header = HEADER if int(p.get("bad_header", 0)) != page else HEADER[:-1] + ["created"]
