@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
-"""Deterministic user export for the benchmarks (same header and shape as
-the mock API's /export/csv, quoted fields with commas), written fast.
+"""Deterministic user export for the benchmarks (the header and words of the
+mock API's /export/csv), written fast.
 
-  gen_users.py ROWS OUT.csv [--changed] [--wide] [--ascending-keys]
+  gen_users.py ROWS OUT.csv [--changed] [--ascending-keys] [--shape light|wide|seed]
 
 Keys are random UUIDs, so the rows are in no particular key order, as in
 most real exports; --ascending-keys gives usr_00000001, usr_00000002, ...
-in export order instead.  Row i has the same key in every file.
+in export order instead.  Row i has the same key in every file.  --changed
+writes the same rows with every row changed (name and updatedAt), for the
+sync's "every row changed" case.
 
---changed writes the same rows with every row changed (name and updatedAt),
-for the sync benchmark's "every row changed" case.  --wide makes rows about
-197 bytes instead of 163 (a suite number in the address, microseconds in
-the timestamps, a longer mail domain), nearer the issue's 204 MB per
-million rows.
+Shapes:
+  light  (default) about 163 bytes a row with UUID keys: one quoted field
+         with commas (the address), some with doubled quotes
+  wide   about 197 bytes: a suite number, microseconds, a longer mail domain
+  seed   about 204 bytes, shaped like the seed's export: several quoted
+         fields with commas and doubled quotes, every seventh address on
+         three lines, every eleventh with quotes inside
 """
 import datetime
 import os
@@ -36,13 +40,25 @@ JOBS = [csv_quoted(j) for j in JOBS]
 EPOCH = datetime.datetime(2024, 12, 1, 10, 15, 30)
 
 
+def address(rnd, i, shape):
+    street = f"{rnd.randrange(1, 9999)} {STREETS[rnd.randrange(6)]}"
+    city = CITIES[rnd.randrange(5)]
+    if shape == "wide":
+        street += f" Suite {rnd.randrange(100, 999)}"
+    if shape == "seed" and i % 7 == 3:
+        return csv_quoted(f"{street}\nApt {rnd.randrange(1, 99)}\n{city}")
+    if shape == "seed" and i % 11 == 5:
+        return csv_quoted(f'The "Old Mill", Unit {rnd.randrange(1, 40)}, {city}')
+    return f'"{street}, {city}"'
+
+
 def main():
     rows, out = int(sys.argv[1]), sys.argv[2]
     changed = "--changed" in sys.argv
-    wide = "--wide" in sys.argv
+    shape = sys.argv[sys.argv.index("--shape") + 1] if "--shape" in sys.argv else "light"
+    time_format = "%Y-%m-%dT%H:%M:%S.123456Z" if shape in ("wide", "seed") else "%Y-%m-%dT%H:%M:%SZ"
+    domain = "mail.example-corp.com" if shape == "wide" else "example.com"
     key = (lambda i: f"usr_{i:08d}") if "--ascending-keys" in sys.argv else (lambda i: uuid_id(i, 0))
-    time_format = "%Y-%m-%dT%H:%M:%S.123456Z" if wide else "%Y-%m-%dT%H:%M:%SZ"
-    domain = "mail.example-corp.com" if wide else "example.com"
     rnd = random.Random(42)
     day = datetime.timedelta(days=1 if changed else 0)
     with open(out, "w", buffering=1 << 20) as f:
@@ -51,14 +67,13 @@ def main():
         for i in range(1, rows + 1):
             first, last = FIRST[rnd.randrange(16)], LAST[rnd.randrange(14)]
             name = f"{first} {last} v2" if changed else f"{first} {last}"
-            street = f"{rnd.randrange(1, 9999)} {STREETS[rnd.randrange(6)]}"
-            if wide:
-                street += f" Suite {rnd.randrange(100, 999)}"
-            address = f'"{street}, {CITIES[rnd.randrange(5)]}"'
+            if shape == "seed":
+                name = csv_quoted(f"{last}, {first}" + (" v2" if changed else ""))
+            street = address(rnd, i, shape)
             updated = (EPOCH + datetime.timedelta(seconds=37 * i) + day).strftime(time_format)
             created = (EPOCH - datetime.timedelta(days=400, seconds=-11 * i)).strftime(time_format)
             lines.append(f"{key(i)},{name},{first.lower()}.{last.lower()}{i}@{domain},"
-                         f"{address},{COMPANIES[rnd.randrange(8)]},{JOBS[rnd.randrange(7)]},"
+                         f"{street},{COMPANIES[rnd.randrange(8)]},{JOBS[rnd.randrange(7)]},"
                          f"{updated},{created}\n")
             if len(lines) == 10000:
                 f.write("".join(lines))

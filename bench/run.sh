@@ -1,21 +1,37 @@
 #!/usr/bin/env bash
-# csv_export_fdw against file_fdw + `program 'curl'`, COPY FROM PROGRAM 'curl'
-# and the two floors (curl to /dev/null; libcsv alone), on the same
-# generated user export served by nginx on loopback.  Each figure is the
-# minimum of BENCH_RUNS runs.  Prints a table of seconds and ratios (ours /
-# peer) and writes it to BENCH_OUT.
+# csv_export_fdw against its peers, side by side in one run, on generated
+# user exports served by nginx on loopback.  Prints tables of seconds and
+# ratios (ours / peer) and writes them to BENCH_OUT.
 #
-#   bash bench/run.sh            # 1M rows (4M for the memory case), 5 runs
-#   BENCH_ROWS=200000 BENCH_BIG_ROWS=800000 BENCH_RUNS=1 bash bench/run.sh
-#   BENCH_WIDE=1 bash bench/run.sh  # rows of 197 bytes, not 163 (gen_users.py --wide)
+#   bash bench/run.sh                  # N = 250,000 and 4N = 1,000,000 rows
+#   BENCH_ROWS=100000 BENCH_RUNS=1 bash bench/run.sh   # a quick look
+#
+# Data (bench/gen_users.py): random-order UUID keys unless "ascending";
+# two row shapes: "light" (about 186 bytes, one quoted field with commas)
+# and "seed" (about 205 bytes, shaped like the seed's export: several
+# quoted fields with commas, addresses on three lines).
+#
+# Cases:
+#   scans, both shapes, 4N rows: count(*) and every column typed against
+#     file_fdw + curl, and the libcsv floor; on_error 'skip' against 'stop'
+#   syncs, seed shape, random and ascending keys, at N and 4N rows: into an
+#     empty table (against COPY FROM PROGRAM curl into the same table, and
+#     INSERT ... ON CONFLICT over file_fdw), every row changed, nothing
+#     changed; and time(4N) / time(N) for each
+#   gzip, peak memory at 4N and 16N rows
+#
+# Each figure is the minimum of BENCH_RUNS runs, ours and its peer taking
+# turns.  The cluster has shared_buffers = 1GB, so that a target's index
+# of 4N random keys stays in memory for every side alike.
 set -euo pipefail
 CRON_DATABASE=postgres
+EXTRA_POSTGRESQL_CONF="shared_buffers = 1GB"
 source "$(dirname "${BASH_SOURCE[0]}")/../test/lib.sh"
 
-ROWS=${BENCH_ROWS:-1000000}
-BIG_ROWS=${BENCH_BIG_ROWS:-4000000}
-RUNS=${BENCH_RUNS:-5}
-SHAPE=${BENCH_WIDE:+--wide}
+N=${BENCH_ROWS:-250000}
+ROWS=$((4 * N))
+BIG_ROWS=$((16 * N))
+RUNS=${BENCH_RUNS:-3}
 NGINX_PORT=${NGINX_PORT:-8089}
 BENCH_OUT=${BENCH_OUT:-$PROJECT_DIR/bench/results-latest.md}
 BASE=http://127.0.0.1:$NGINX_PORT
@@ -32,15 +48,27 @@ install_dependencies
 build_and_install
 gcc -O2 -Wall -Wextra -o "$WORK_DIR/libcsv_floor" "$PROJECT_DIR/bench/libcsv_floor.c" -lcsv
 
-log "generating $ROWS rows (and every row changed), and $BIG_ROWS rows"
+generate() {	# generate NAME ROWS [gen_users.py options]
+	local name=$1 rows=$2
+	shift 2
+	python3 "$PROJECT_DIR/bench/gen_users.py" "$rows" "$DATA/$name.csv" "$@"
+}
+log "generating the exports (N = $N)"
 mkdir -p "$DATA/gz"
-python3 "$PROJECT_DIR/bench/gen_users.py" "$ROWS" "$DATA/users.csv" $SHAPE
-python3 "$PROJECT_DIR/bench/gen_users.py" "$ROWS" "$DATA/users_changed.csv" --changed $SHAPE
-python3 "$PROJECT_DIR/bench/gen_users.py" "$BIG_ROWS" "$DATA/users_big.csv" $SHAPE
-cp "$DATA/users.csv" "$DATA/gz/users.csv"
-gzip -3 -c "$DATA/users.csv" >"$DATA/gz/users.csv.gz"
+generate light "$ROWS"
+generate seed "$ROWS" --shape seed
+generate big "$BIG_ROWS"
+for order in random ascending; do
+	keys=()
+	[ "$order" = ascending ] && keys=(--ascending-keys)
+	generate "sync_${order}_4n" "$ROWS" --shape seed "${keys[@]}"
+	generate "sync_${order}_4n_changed" "$ROWS" --shape seed --changed "${keys[@]}"
+	generate "sync_${order}_n" "$N" --shape seed "${keys[@]}"
+	generate "sync_${order}_n_changed" "$N" --shape seed --changed "${keys[@]}"
+done
+cp "$DATA/light.csv" "$DATA/gz/light.csv"
+gzip -3 -c "$DATA/light.csv" >"$DATA/gz/light.csv.gz"
 chmod -R a+rX "$DATA"
-SIZE_MB=$(( $(stat -c %s "$DATA/users.csv") / 1000000 ))
 
 log "starting nginx on 127.0.0.1:$NGINX_PORT"
 cat >"$WORK_DIR/nginx.conf" <<EOF
@@ -70,24 +98,34 @@ start_cluster
 sql() { psql -X -q -v ON_ERROR_STOP=1 -d postgres "$@"; }
 
 COLUMNS_DEF='id text, name text, email text, address text, company text, job text, "updatedAt" timestamptz, "createdAt" timestamptz'
+# ours_NAME and peer_NAME (file_fdw + curl) for each export
+define_tables() {
+	local name=$1 path=$2 curl_options=${3:-}
+	sql <<SQL
+CREATE FOREIGN TABLE ours_$name ($COLUMNS_DEF) SERVER web OPTIONS (path '$path');
+CREATE FOREIGN TABLE peer_$name ($COLUMNS_DEF) SERVER files
+  OPTIONS (program 'curl -sS $curl_options $BASE$path', format 'csv', header 'true');
+SQL
+}
 sql <<SQL
 CREATE EXTENSION csv_export_fdw;
 CREATE EXTENSION file_fdw;
 CREATE SERVER web FOREIGN DATA WRAPPER csv_export_fdw OPTIONS (base_url '$BASE');
 CREATE SERVER files FOREIGN DATA WRAPPER file_fdw;
-CREATE FOREIGN TABLE ours ($COLUMNS_DEF) SERVER web OPTIONS (path '/users.csv');
-CREATE FOREIGN TABLE ours_changed ($COLUMNS_DEF) SERVER web OPTIONS (path '/users_changed.csv');
-CREATE FOREIGN TABLE ours_big ($COLUMNS_DEF) SERVER web OPTIONS (path '/users_big.csv');
-CREATE FOREIGN TABLE ours_gz ($COLUMNS_DEF) SERVER web OPTIONS (path '/gz/users.csv');
-CREATE FOREIGN TABLE peer ($COLUMNS_DEF) SERVER files
-  OPTIONS (program 'curl -sS $BASE/users.csv', format 'csv', header 'true');
-CREATE FOREIGN TABLE peer_changed ($COLUMNS_DEF) SERVER files
-  OPTIONS (program 'curl -sS $BASE/users_changed.csv', format 'csv', header 'true');
-CREATE FOREIGN TABLE peer_gz ($COLUMNS_DEF) SERVER files
-  OPTIONS (program 'curl -sS --compressed $BASE/gz/users.csv', format 'csv', header 'true');
-CREATE UNLOGGED TABLE copy_target ($COLUMNS_DEF);
 CREATE TABLE users ($COLUMNS_DEF, PRIMARY KEY (id));
+CREATE TABLE copy_target ($COLUMNS_DEF, PRIMARY KEY (id));
 SQL
+for name in light seed big; do
+	define_tables "$name" "/$name.csv"
+done
+define_tables gz /gz/light.csv --compressed
+for order in random ascending; do
+	for size in n 4n; do
+		define_tables "sync_${order}_$size" "/sync_${order}_$size.csv"
+		define_tables "sync_${order}_${size}_changed" "/sync_${order}_${size}_changed.csv"
+	done
+done
+sql -c "CREATE FOREIGN TABLE ours_seed_skip ($COLUMNS_DEF) SERVER web OPTIONS (path '/seed.csv', on_error 'skip')"
 
 # seconds one statement takes; $2 runs before it, untimed
 time_statement() {
@@ -127,69 +165,111 @@ best_of_command() {
 }
 
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+row() { echo "| $1 | $2 | $3 | $4 | $(ratio "$2" "$4") |"; }
 
 TYPED='SELECT max("updatedAt"), max("createdAt"), sum(length(id) + length(name) + length(email) + length(address) + length(company) + length(job)) FROM'
 SET_ALL='name = EXCLUDED.name, email = EXCLUDED.email, address = EXCLUDED.address, company = EXCLUDED.company, job = EXCLUDED.job, "updatedAt" = EXCLUDED."updatedAt", "createdAt" = EXCLUDED."createdAt"'
 CHANGED='(users.name, users.email, users.address, users.company, users.job, users."updatedAt", users."createdAt") IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.email, EXCLUDED.address, EXCLUDED.company, EXCLUDED.job, EXCLUDED."updatedAt", EXCLUDED."createdAt")'
-RELOAD="TRUNCATE users; INSERT INTO users SELECT * FROM peer; VACUUM ANALYZE users;"
+EMPTY="TRUNCATE users, copy_target; DELETE FROM csv_export.sync_state; DELETE FROM csv_export.sync_log"
+reload() { echo "TRUNCATE users; INSERT INTO users SELECT * FROM peer_$1; VACUUM ANALYZE users;"; }
 
-log "floors"
-curl_floor=$(best_of_command curl -sS -o /dev/null "$BASE/users.csv")
-libcsv_floor=$(best_of_command "$WORK_DIR/libcsv_floor" "$DATA/users.csv")
+scan_rows=()
+scan_case() {	# scan_case SHAPE
+	local shape=$1 floor count_ours count_peer typed_ours typed_peer skip stop
+	log "scans, $shape rows"
+	floor=$(best_of_command "$WORK_DIR/libcsv_floor" "$DATA/$shape.csv")
+	{ read -r count_ours; read -r count_peer; } < <(best_of_each "" "SELECT count(*) FROM ours_$shape" "SELECT count(*) FROM peer_$shape")
+	{ read -r typed_ours; read -r typed_peer; } < <(best_of_each "" "$TYPED ours_$shape" "$TYPED peer_$shape")
+	scan_rows+=("$(row "count(*), $shape" "$count_ours" "file_fdw + curl" "$count_peer")")
+	scan_rows+=("$(row "count(*), $shape" "$count_ours" "libcsv alone (parse floor)" "$floor")")
+	scan_rows+=("$(row "every column typed, $shape" "$typed_ours" "file_fdw + curl" "$typed_peer")")
+	if [ "$shape" = seed ]; then
+		{ read -r skip; read -r stop; } < <(best_of_each "" "$TYPED ours_seed_skip" "$TYPED ours_seed")
+		scan_rows+=("$(row "every column typed, seed, on_error 'skip'" "$skip" "the same, 'stop'" "$stop")")
+	fi
+}
 
-log "case 1: count(*)"
-{ read -r c1_ours; read -r c1_peer; } < <(best_of_each "" "SELECT count(*) FROM ours" "SELECT count(*) FROM peer")
-c1_copy=$(best_of_each "TRUNCATE copy_target" "COPY copy_target FROM PROGRAM 'curl -sS $BASE/users.csv' (FORMAT csv, HEADER)")
+sync_rows=()
+scaling_rows=()
+declare -A sync_time
+sync_case() {	# sync_case ORDER SIZE: the three sync cases at one size
+	local order=$1 size=$2 export="sync_${order}_$2" ours peer copy
+	log "sync, $order keys, $size"
+	{ read -r ours; read -r copy; read -r peer; } < <(best_of_each "$EMPTY" \
+		"CALL csv_export.sync('ours_$export', 'users')" \
+		"COPY copy_target FROM PROGRAM 'curl -sS $BASE/$export.csv' (FORMAT csv, HEADER)" \
+		"INSERT INTO users SELECT * FROM peer_$export ON CONFLICT (id) DO UPDATE SET $SET_ALL")
+	sync_time[$order,$size,empty]=$ours
+	if [ "$size" = 4n ]; then
+		sync_rows+=("$(row "into an empty table, $order keys" "$ours" "COPY FROM PROGRAM curl (same table)" "$copy")")
+		sync_rows+=("$(row "into an empty table, $order keys" "$ours" "INSERT ... ON CONFLICT over file_fdw" "$peer")")
+	fi
+	{ read -r ours; read -r peer; } < <(best_of_each "$(reload "$export")" \
+		"CALL csv_export.sync('ours_${export}_changed', 'users')" \
+		"INSERT INTO users SELECT * FROM peer_${export}_changed ON CONFLICT (id) DO UPDATE SET $SET_ALL")
+	sync_time[$order,$size,changed]=$ours
+	[ "$size" = 4n ] && sync_rows+=("$(row "every row changed, $order keys" "$ours" "INSERT ... ON CONFLICT over file_fdw" "$peer")")
+	{ read -r ours; read -r peer; } < <(best_of_each "$(reload "$export")" \
+		"CALL csv_export.sync('ours_$export', 'users')" \
+		"INSERT INTO users SELECT * FROM peer_$export ON CONFLICT (id) DO UPDATE SET $SET_ALL WHERE $CHANGED")
+	sync_time[$order,$size,same]=$ours
+	[ "$size" = 4n ] && sync_rows+=("$(row "nothing changed, $order keys" "$ours" "the same, WHERE ... IS DISTINCT FROM" "$peer")")
+	return 0
+}
 
-log "case 2: every column, typed"
-{ read -r c2_ours; read -r c2_peer; } < <(best_of_each "" "$TYPED ours" "$TYPED peer")
+scan_case light
+scan_case seed
+for order in random ascending; do
+	sync_case "$order" n
+	sync_case "$order" 4n
+	for case in empty changed same; do
+		scaling_rows+=("| $case, $order keys | ${sync_time[$order,n,$case]} | ${sync_time[$order,4n,$case]} | $(ratio "${sync_time[$order,4n,$case]}" "${sync_time[$order,n,$case]}") |")
+	done
+done
 
-log "case 3: sync"
-{ read -r s_empty_ours; read -r s_empty_peer; } < <(best_of_each "TRUNCATE users; DELETE FROM csv_export.sync_state" \
-	"CALL csv_export.sync('ours', 'users')" \
-	"INSERT INTO users SELECT * FROM peer ON CONFLICT (id) DO UPDATE SET $SET_ALL")
-{ read -r s_changed_ours; read -r s_changed_peer; } < <(best_of_each "$RELOAD" \
-	"CALL csv_export.sync('ours_changed', 'users')" \
-	"INSERT INTO users SELECT * FROM peer_changed ON CONFLICT (id) DO UPDATE SET $SET_ALL")
-{ read -r s_same_ours; read -r s_same_peer; } < <(best_of_each "$RELOAD" \
-	"CALL csv_export.sync('ours', 'users')" \
-	"INSERT INTO users SELECT * FROM peer ON CONFLICT (id) DO UPDATE SET $SET_ALL WHERE $CHANGED")
 # what an unchanged sync wrote: row versions, dead tuples, row locks (xmax);
 # each psql session's statistics are flushed when it ends
-sql <<<"$RELOAD" >/dev/null
+sql <<<"$(reload sync_random_4n)" >/dev/null
 stats() { sleep 1; sql -At -c "SELECT n_tup_upd, n_dead_tup FROM pg_stat_user_tables WHERE relname = 'users'"; }
 before=$(stats)
-sql -c "CALL csv_export.sync('ours', 'users')" 2>/dev/null
+sql -c "CALL csv_export.sync('ours_sync_random_4n', 'users')" 2>/dev/null
 after=$(stats)
 locked=$(sql -At -c "SELECT count(*) FROM users WHERE xmax::text <> '0'")
 writes="$(( ${after%%|*} - ${before%%|*} )) rows updated, $(( ${after##*|} - ${before##*|} )) new dead tuples, $locked rows locked"
 
-log "case 4: gzip, every column typed"
-{ read -r c4_ours; read -r c4_peer; } < <(best_of_each "" "$TYPED ours_gz" "$TYPED peer_gz")
+log "gzip, every column typed"
+{ read -r gz_ours; read -r gz_peer; } < <(best_of_each "" "$TYPED ours_gz" "$TYPED peer_gz")
 
-log "case 5: peak backend memory (VmHWM) for case 2"
+log "peak backend memory (VmHWM), every column typed"
 hwm() {
 	sql -At -c "$TYPED $1" -c "SELECT substring(pg_read_file('/proc/self/status') FROM 'VmHWM:\\s*(\\d+) kB')" | tail -n 1
 }
-hwm_small=$(hwm ours)
+hwm_small=$(hwm ours_light)
 hwm_big=$(hwm ours_big)
 
 {
-	echo "Rows: $ROWS ($SIZE_MB MB${SHAPE:+, wide rows}); memory case also $BIG_ROWS rows. Minimum of $RUNS runs, seconds."
+	echo "N = $N rows, 4N = $ROWS ($(( $(stat -c %s "$DATA/light.csv") / 1000000 )) MB light, $(( $(stat -c %s "$DATA/seed.csv") / 1000000 )) MB seed). Minimum of $RUNS runs, seconds; shared_buffers 1GB."
 	echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GB; PostgreSQL $(sql -At -c 'SHOW server_version'); $(curl --version | head -n 1 | cut -d' ' -f1-2); $(date -u +%Y-%m-%d)."
+	echo
+	echo "Scans, 4N rows:"
 	echo
 	echo "| case | csv_export_fdw | peer | peer's time | ours / peer |"
 	echo "| --- | --- | --- | --- | --- |"
-	echo "| 1. count(*) | $c1_ours | file_fdw + curl | $c1_peer | $(ratio "$c1_ours" "$c1_peer") |"
-	echo "| 1. count(*) | $c1_ours | COPY FROM PROGRAM curl (unlogged) | $c1_copy | $(ratio "$c1_ours" "$c1_copy") |"
-	echo "| 1. count(*) | $c1_ours | libcsv alone (parse floor) | $libcsv_floor | $(ratio "$c1_ours" "$libcsv_floor") |"
-	echo "| 1. count(*) | $c1_ours | curl to /dev/null (transfer floor) | $curl_floor | $(ratio "$c1_ours" "$curl_floor") |"
-	echo "| 2. every column, typed | $c2_ours | file_fdw + curl | $c2_peer | $(ratio "$c2_ours" "$c2_peer") |"
-	echo "| 3. sync into an empty table | $s_empty_ours | INSERT ... ON CONFLICT over file_fdw | $s_empty_peer | $(ratio "$s_empty_ours" "$s_empty_peer") |"
-	echo "| 3. sync, every row changed | $s_changed_ours | INSERT ... ON CONFLICT over file_fdw | $s_changed_peer | $(ratio "$s_changed_ours" "$s_changed_peer") |"
-	echo "| 3. sync, nothing changed | $s_same_ours | the same, WHERE ... IS DISTINCT FROM | $s_same_peer | $(ratio "$s_same_ours" "$s_same_peer") |"
-	echo "| 4. gzip, every column typed | $c4_ours | file_fdw + curl --compressed | $c4_peer | $(ratio "$c4_ours" "$c4_peer") |"
+	printf '%s\n' "${scan_rows[@]}"
+	echo "| every column typed, gzip, light | $gz_ours | file_fdw + curl --compressed | $gz_peer | $(ratio "$gz_ours" "$gz_peer") |"
 	echo
-	echo "5. Peak backend memory (VmHWM) for case 2: $hwm_small kB at $ROWS rows, $hwm_big kB at $BIG_ROWS rows ($(( (hwm_big - hwm_small) / 1024 )) MB more)."
-	echo "An unchanged sync wrote: $writes."
+	echo "Syncs, 4N rows of the seed shape:"
+	echo
+	echo "| case | csv_export_fdw | peer | peer's time | ours / peer |"
+	echo "| --- | --- | --- | --- | --- |"
+	printf '%s\n' "${sync_rows[@]}"
+	echo
+	echo "Scaling of the sync, seconds at N and 4N rows:"
+	echo
+	echo "| case | N | 4N | 4N / N |"
+	echo "| --- | --- | --- | --- |"
+	printf '%s\n' "${scaling_rows[@]}"
+	echo
+	echo "Peak backend memory (VmHWM), every column typed: $hwm_small kB at $ROWS rows, $hwm_big kB at $BIG_ROWS rows ($(( (hwm_big - hwm_small) / 1024 )) MB more)."
+	echo "An unchanged sync of 4N random keys wrote: $writes."
 } | tee "$BENCH_OUT"

@@ -589,16 +589,43 @@ account_quoted_newlines(CsvReader *reader, const LineAccountingMark *mark,
 	while (next_record > 0 &&
 		   batch->records[next_record - 1].terminators_before > mark->terminators)
 		next_record--;
-	for (i = 0; i < len; i++)
+	if (memchr(data, '\r', len) != NULL)
 	{
-		unsigned char c = (unsigned char) data[i];
+		/* a CR ends a record too: byte by byte */
+		for (i = 0; i < len; i++)
+		{
+			unsigned char c = (unsigned char) data[i];
 
-		if (c == quote)
+			if (c == quote)
+				inside = !inside;
+			else if (inside && c == '\n')
+				quoted_newlines++;
+			else if (!inside && (c == '\n' || c == '\r'))
+				move_records_down(reader, &next_record, ++terminators, quoted_newlines);
+		}
+	}
+	else
+	{
+		/* from quote to quote, with memchr: a byte loop cost a quarter of a scan */
+		const char *p = data;
+		const char *end = data + len;
+
+		for (;;)
+		{
+			const char *next_quote = memchr(p, quote, end - p);
+			const char *stop = next_quote ? next_quote : end;
+			const char *nl;
+
+			if (inside)
+				quoted_newlines += count_newlines(p, stop - p);
+			else
+				for (nl = p; (nl = memchr(nl, '\n', stop - nl)) != NULL; nl++)
+					move_records_down(reader, &next_record, ++terminators, quoted_newlines);
+			if (next_quote == NULL)
+				break;
 			inside = !inside;
-		else if (inside && c == '\n')
-			quoted_newlines++;
-		else if (!inside && (c == '\n' || c == '\r'))
-			move_records_down(reader, &next_record, ++terminators, quoted_newlines);
+			p = next_quote + 1;
+		}
 	}
 	reader->line += quoted_newlines;
 }

@@ -94,6 +94,8 @@ start_cluster() {
 	local data="$WORK_DIR/data"
 	log "starting a throwaway PostgreSQL $PG_VERSION cluster on port $PGPORT"
 	chown postgres: "$WORK_DIR"
+	# (from a directory the postgres user may enter: su keeps the current one)
+	cd "$WORK_DIR"
 	su postgres -c "$PG_BIN/initdb -D '$data' -U postgres --auth=trust \
 		--encoding=UTF8 --locale=C.UTF-8" >"$WORK_DIR/initdb.log" 2>&1
 	cat >>"$data/postgresql.conf" <<-EOF
@@ -106,13 +108,16 @@ start_cluster() {
 		max_worker_processes = 16
 		fsync = off
 		log_min_messages = log
+		${EXTRA_POSTGRESQL_CONF:-}
 	EOF
 	su postgres -c "$PG_BIN/pg_ctl -D '$data' -l '$WORK_DIR/postgres.log' -w start" >/dev/null
+	cd - >/dev/null
 	export PGHOST=$WORK_DIR PGPORT PGUSER=postgres
 }
 
 cleanup() {
 	if [ -d "$WORK_DIR/data" ]; then
+		cd /
 		su postgres -c "$PG_BIN/pg_ctl -D '$WORK_DIR/data' -m immediate stop" >/dev/null 2>&1 || true
 	fi
 	if [ -n "${MOCK_API_PID:-}" ]; then
