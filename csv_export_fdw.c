@@ -331,9 +331,9 @@ csvGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		per_row * baserel->tuples;
 
 	add_path(baserel, (Path *)
-			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
-									 STARTUP_COST, total_cost, NIL,
-									 baserel->lateral_relids, NULL, NIL));
+			 compat_create_foreignscan_path(root, baserel, baserel->rows,
+											STARTUP_COST, total_cost,
+											baserel->lateral_relids));
 }
 
 static ForeignScan *
@@ -404,9 +404,15 @@ static Oid
 scan_user(ForeignScanState *node)
 {
 	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
-	RangeTblEntry *rte = exec_rt_fetch(plan->scan.scanrelid, node->ss.ps.state);
+	Oid			check_as_user;
 
-	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	/* 16 moved it from the range table entry to the plan */
+#if PG_VERSION_NUM >= 160000
+	check_as_user = plan->checkAsUser;
+#else
+	check_as_user = exec_rt_fetch(plan->scan.scanrelid, node->ss.ps.state)->checkAsUser;
+#endif
+	return OidIsValid(check_as_user) ? check_as_user : GetUserId();
 }
 
 static void
@@ -513,7 +519,7 @@ csv_acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
 		MemoryContextSwitchTo(oldcxt);
 		if (!found)
 			break;
-		vacuum_delay_point();
+		compat_analyze_delay_point();
 
 		if (numrows < targrows)
 			rows[numrows++] = heap_form_tuple(tupdesc, values, nulls);

@@ -15,6 +15,7 @@
 #include "nodes/pg_list.h"
 #include "utils/relcache.h"
 
+#include "compat.h"
 #include "csv_reader.h"
 
 #define CSV_EXPORT_FDW_VERSION "1.0"

@@ -474,7 +474,7 @@ basic_credentials(const HttpOptions *options)
 		return NULL;
 	plain = psprintf("%s:%s", options->username, options->password ? options->password : "");
 	encoded = palloc(pg_b64_enc_len(strlen(plain)) + 1);
-	len = pg_b64_encode(plain, strlen(plain), encoded, pg_b64_enc_len(strlen(plain)));
+	len = compat_b64_encode(plain, strlen(plain), encoded, pg_b64_enc_len(strlen(plain)));
 	encoded[Max(len, 0)] = '\0';
 	return encoded;
 }
@@ -1539,7 +1539,7 @@ decode_some(HttpTransfer *transfer)
 	stream->avail_out = BODY_BUFFER_SIZE;
 	while (stream->avail_in > 0 && stream->avail_out > 0)
 	{
-		Bytef	   *input = stream->next_in;
+		z_const Bytef *input = stream->next_in;
 		uInt		input_len = stream->avail_in;
 		int			rc;
 

@@ -255,8 +255,7 @@ is_json_document(const char *s, size_t len)
 		return false;
 	if (json_nesting_depth(s, len, MAX_INFERRED_JSON_DEPTH) > MAX_INFERRED_JSON_DEPTH)
 		return false;
-	lex = makeJsonLexContextCstringLen(unconstify(char *, s), len,
-									   GetDatabaseEncoding(), false);
+	lex = compat_json_lex_context(unconstify(char *, s), len, GetDatabaseEncoding());
 	return pg_parse_json(lex, &sem) == JSON_SUCCESS;
 }
 

@@ -42,6 +42,8 @@
 #include "utils/snapmgr.h"
 #include "utils/typcache.h"
 
+#include "compat.h"
+
 PG_FUNCTION_INFO_V1(csv_export_sync_match);
 PG_FUNCTION_INFO_V1(csv_export_sync_match_rows);
 
@@ -381,7 +383,7 @@ open_target(SyncMatch *match, HeapTupleHeader row)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("csv_export._sync_match needs a plain table, not \"%s\"",
 						RelationGetRelationName(match->target))));
-	key_oid = RelationGetPrimaryKeyIndex(match->target);
+	key_oid = compat_primary_key_index(match->target);
 	if (!OidIsValid(key_oid))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
@@ -433,8 +435,8 @@ sync_match_begin(FunctionCallInfo fcinfo, Oid target_oid, HeapTupleHeader row)
 	match->found = table_slot_create(match->target, NULL);
 	/* the statement's snapshot: what the MERGE that calls us sees */
 	match->snapshot = RegisterSnapshotOnOwner(active, match->owner);
-	match->scan = index_beginscan(match->target, match->primary_key,
-								  match->snapshot, match->nkeys, 0);
+	match->scan = compat_index_beginscan(match->target, match->primary_key,
+										 match->snapshot, match->nkeys, 0);
 	CurrentResourceOwner = saved_owner;
 	/* a walk reads the keys it passes over from the index tuples */
 	match->scan->xs_want_itup = match->walk;
