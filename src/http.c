@@ -952,19 +952,70 @@ report_http_status(HttpTransfer *transfer, long status)
 			 body[0] ? errdetail("The response began: %s", body) : 0));
 }
 
-/* whether the request got as far as a connection to the server */
+/*
+ * Whether the request was sent, so that the server may have acted on it:
+ * libcurl counts the bytes of the request it sent (its timings are no
+ * guide: some versions set them for a connection that failed).
+ */
 static bool
-connected(HttpTransfer *transfer)
+request_sent(HttpTransfer *transfer)
 {
-	curl_off_t	connect_time = 0;
+	long		request_size = 0;
 
-	return curl_easy_getinfo(transfer->easy, CURLINFO_CONNECT_TIME_T, &connect_time) == CURLE_OK &&
-		connect_time > 0;
+	return curl_easy_getinfo(transfer->easy, CURLINFO_REQUEST_SIZE, &request_size) == CURLE_OK &&
+		request_size > 0;
+}
+
+/*
+ * What a failure means, in our words for the common ones: libcurl's texts
+ * differ from version to version ("Couldn't connect to server" became
+ * "Could not connect to server"), and some carry varying numbers.  NULL
+ * for the others.
+ */
+static const char *
+failure_text(CURLcode result)
+{
+	switch (result)
+	{
+		case CURLE_COULDNT_RESOLVE_HOST:
+			return _("The host name could not be resolved.");
+		case CURLE_COULDNT_CONNECT:
+			return _("No connection to the server could be made.");
+		case CURLE_PEER_FAILED_VERIFICATION:
+			return _("The server's TLS certificate could not be verified.");
+		case CURLE_SSL_CONNECT_ERROR:
+			return _("The TLS handshake with the server failed.");
+		case CURLE_GOT_NOTHING:
+			return _("The server closed the connection without a response.");
+		case CURLE_PARTIAL_FILE:
+			return _("The connection closed before the whole body arrived.");
+		case CURLE_RECV_ERROR:
+			return _("The connection failed while receiving.");
+		case CURLE_SEND_ERROR:
+			return _("The connection failed while sending.");
+		default:
+			return NULL;
+	}
+}
+
+/* libcurl 7 says "out of memory" for a header line past its limit, 8 "too large" */
+static bool
+is_header_line_too_long(HttpTransfer *transfer)
+{
+	if (transfer->headers_complete)
+		return false;
+#if LIBCURL_VERSION_NUM >= 0x080600	/* CURLE_TOO_LARGE, an enum value */
+	if (transfer->result == CURLE_TOO_LARGE)
+		return true;
+#endif
+	return transfer->result == CURLE_OUT_OF_MEMORY;
 }
 
 static void
 report_transfer_failure(HttpTransfer *transfer)
 {
+	const char *known = failure_text(transfer->result);
+
 	char	   *reason;
 
 	if (transfer->out_of_memory)
@@ -983,7 +1034,7 @@ report_transfer_failure(HttpTransfer *transfer)
 				 errmsg("response headers from \"%s\" exceed %d kB",
 						transfer->display_url, MAX_RESPONSE_HEADERS / 1024)));
 	/* libcurl's own limit on one header line, which it reports so */
-	if (transfer->result == CURLE_OUT_OF_MEMORY && !transfer->headers_complete)
+	if (is_header_line_too_long(transfer))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("a response header from \"%s\" is too long",
@@ -995,10 +1046,11 @@ report_transfer_failure(HttpTransfer *transfer)
 	 * curl's own text for a failed connection carries a varying time ("after
 	 * 3 ms"); its error code's text says the same, steadily.
 	 */
-	if (response_status(transfer) == 0 && !connected(transfer))
+	if (response_status(transfer) == 0 && !request_sent(transfer))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("could not fetch \"%s\"", transfer->display_url),
+				 known ? errdetail("%s", known) :
 				 errdetail("%s.", curl_easy_strerror(transfer->result))));
 
 	/* as above, curl's texts for timeouts carry varying numbers */
@@ -1008,6 +1060,8 @@ report_transfer_failure(HttpTransfer *transfer)
 					   transfer->options->timeout_ms)
 			: psprintf("The response headers were not complete within %d ms (timeout_ms).",
 					   transfer->options->timeout_ms);
+	else if (known)
+		reason = pstrdup(known);
 	else
 		reason = scrub_secrets(transfer->options,
 							   transfer->error_text[0] ? transfer->error_text
@@ -1072,7 +1126,7 @@ is_retryable_failure(CURLcode result)
 /*
  * A POST that starts an export job is not idempotent: sent twice, it may
  * start two jobs.  It is sent again only when it cannot have been
- * processed: the connection was never made, or the API answered 429 or
+ * processed: the request was never sent, or the API answered 429 or
  * 503 with a Retry-After, which says "not now, come back".
  */
 static bool
@@ -1081,7 +1135,7 @@ post_safe_to_repeat(HttpTransfer *transfer, long status)
 	curl_off_t	retry_after = 0;
 
 	if (status == 0)
-		return !connected(transfer);
+		return !request_sent(transfer);
 	return (status == 429 || status == 503) &&
 		curl_easy_getinfo(transfer->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
 		retry_after > 0;
@@ -1149,6 +1203,7 @@ retry_request(HttpTransfer *transfer, bool restart_allowed, long status)
 	transfer->retries_done++;
 	wait_ms = retry_wait_ms(transfer, status, transfer->retries_done);
 	reason = status != 0 ? psprintf("HTTP status %ld", status)
+		: failure_text(transfer->result) ? pstrdup(failure_text(transfer->result))
 		: scrub_secrets(transfer->options, curl_easy_strerror(transfer->result));
 	ereport(LOG,
 			(errmsg("csv_export_fdw: retrying \"%s\" in %ld ms (retry %d of %d): %s",

@@ -106,6 +106,26 @@ redact_query(const char *query)
 }
 
 /*
+ * Percent-escapes in upper case, as RFC 3986 recommends: libcurl's URL
+ * parser writes them in lower case in some versions and upper in others,
+ * and a URL in a message should read the same whichever is installed.
+ */
+static char *
+uppercase_escapes(char *url)
+{
+	char	   *c;
+
+	for (c = url; *c; c++)
+		if (c[0] == '%' && isxdigit((unsigned char) c[1]) && isxdigit((unsigned char) c[2]))
+		{
+			c[1] = pg_toupper((unsigned char) c[1]);
+			c[2] = pg_toupper((unsigned char) c[2]);
+			c += 2;
+		}
+	return url;
+}
+
+/*
  * A form of url that is safe to show in EXPLAIN, errors and logs: no user
  * name or password, no fragment, and no values of query parameters that
  * look like credentials.
@@ -150,7 +170,7 @@ url_redact(const char *url)
 
 	if (redacted_query)
 		pfree(redacted_query);
-	return result;
+	return uppercase_escapes(result);
 }
 
 /* Percent-encode everything but RFC 3986's unreserved characters. */

@@ -5,7 +5,9 @@
 # which the callers install as an EXIT trap.
 
 PROJECT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PG_VERSION=15
+# PostgreSQL 15 is Debian 12's; 17 and 18 run in Debian roots of their own
+# (test/debian_root.sh), where this file is sourced again
+PG_VERSION=${PG_VERSION:-15}
 PG_BIN=/usr/lib/postgresql/$PG_VERSION/bin
 PGPORT=${PGPORT:-54329}
 MOCK_API_PORT=${MOCK_API_PORT:-5001}
@@ -14,10 +16,11 @@ chmod 755 "$WORK_DIR"
 
 DEBIAN_PACKAGES=(
 	build-essential
+	ca-certificates
 	clang
 	curl
 	libcsv-dev
-	libclang-rt-14-dev
+	"$( . /etc/os-release; [ "$VERSION_CODENAME" = bookworm ] && echo libclang-rt-14-dev || echo libclang-rt-dev)"
 	libcurl4-openssl-dev
 	locales
 	openssl

@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
 # Runs every test of csv_export_fdw on a fresh Debian 12 machine, as root:
 # installs the dependencies, builds and installs the extension, starts the
-# mock export API and a throwaway PostgreSQL 15 cluster (with pg_cron), runs
+# mock export API and a throwaway PostgreSQL cluster (with pg_cron), runs
 # the CSV reader's unit tests and the pg_regress suite, and stops everything.
+# PostgreSQL 15 by default; PG_VERSION=17 or 18 runs the same suite in a
+# Debian 13 or forky root (made the first time, with debootstrap).
 #
 # Ends with a line "N passed, N failed"; exits non-zero on any failure.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# PG_VERSION=17 or 18: the same suite, run inside a Debian root that has it
+if [ "$PG_VERSION" != 15 ] && [ -z "${CSV_EXPORT_FDW_IN_ROOT:-}" ]; then
+	rm -rf "$WORK_DIR"
+	source "$PROJECT_DIR/test/debian_root.sh"
+	run_in_root "$PG_VERSION"
+	exit $?
+fi
 trap cleanup EXIT
 
 install_dependencies
@@ -52,8 +62,9 @@ log "pg_regress suite"
 cd "$PROJECT_DIR"
 rm -rf results regression.diffs regression.out
 make -s PG_CONFIG=$PG_BIN/pg_config installcheck 2>&1 | tee "$WORK_DIR/installcheck.out" || true
-regress_ok=$(grep -cE '^(test| )? *[a-z_0-9]+ +\.\.\. ok' "$WORK_DIR/installcheck.out" || true)
-regress_failed=$(grep -cE '\.\.\. (FAILED|failed)' "$WORK_DIR/installcheck.out" || true)
+# "test x ... ok" (15, 16) or "ok 1 - x" (17 and later)
+regress_ok=$(grep -cE '^(test| )? *[a-z_0-9]+ +\.\.\. ok|^ok [0-9]+ ' "$WORK_DIR/installcheck.out" || true)
+regress_failed=$(grep -cE '\.\.\. (FAILED|failed)|^not ok [0-9]+ ' "$WORK_DIR/installcheck.out" || true)
 if [ "$regress_ok" -eq 0 ] && [ "$regress_failed" -eq 0 ]; then
 	regress_failed=1	# pg_regress did not run at all
 fi
