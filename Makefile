@@ -42,6 +42,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 %.dep: %.c
+	@mkdir -p $(dir $@)
 	@$(CC) $(CPPFLAGS) -MM -MP -MT $*.o -MT $*.bc -MF $@ $<
 ifeq ($(filter clean distclean,$(MAKECMDGOALS)),)
 -include $(DEPS)

@@ -30,6 +30,10 @@ DEBIAN_PACKAGES=(
 	python3
 	zlib1g-dev
 )
+# on the host (15), the suite also builds the Debian package
+if [ -z "${CSV_EXPORT_FDW_IN_ROOT:-}" ]; then
+	DEBIAN_PACKAGES+=(debhelper dpkg-dev postgresql-server-dev-all)
+fi
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -59,6 +63,25 @@ build_and_install() {
 	make -C "$PROJECT_DIR" -s PG_CONFIG=$PG_BIN/pg_config clean
 	make -C "$PROJECT_DIR" -s PG_CONFIG=$PG_BIN/pg_config WERROR=1
 	make -C "$PROJECT_DIR" -s PG_CONFIG=$PG_BIN/pg_config install >/dev/null
+}
+
+# Build the Debian package (debian/, pg_buildext: one binary package per
+# installed major) from a copy of the tree, and install it over what
+# build_and_install installed, so that the tests run against the package.
+package_and_install() {
+	local src=$WORK_DIR/package/csv-export-fdw
+	log "packaging csv_export_fdw (dpkg-buildpackage, pg_buildext) and installing the .deb"
+	mkdir -p "$src"
+	if git -C "$PROJECT_DIR" rev-parse 2>/dev/null; then
+		(cd "$PROJECT_DIR" && git ls-files -co --exclude-standard | tar -cf - -T -) | tar -xf - -C "$src"
+	else
+		cp -a "$PROJECT_DIR/." "$src/"
+	fi
+	(cd "$src" && pg_buildext updatecontrol && dpkg-buildpackage -us -uc -b) \
+		>"$WORK_DIR/package.log" 2>&1 || { tail -n 30 "$WORK_DIR/package.log"; return 1; }
+	dpkg -i "$WORK_DIR/package/postgresql-$PG_VERSION-csv-export-fdw_"*.deb >>"$WORK_DIR/package.log" 2>&1 ||
+		{ tail -n 30 "$WORK_DIR/package.log"; return 1; }
+	dpkg -L "postgresql-$PG_VERSION-csv-export-fdw" | grep -q "lib/csv_export_fdw.so$"
 }
 
 start_mock_api() {

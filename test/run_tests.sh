@@ -25,6 +25,17 @@ build_and_install
 passed=0
 failed=0
 
+# on the host, the tests run against the installed Debian package
+if [ -z "${CSV_EXPORT_FDW_IN_ROOT:-}" ]; then
+	if package_and_install; then
+		echo "package postgresql-$PG_VERSION-csv-export-fdw             ok"
+		passed=$((passed + 1))
+	else
+		echo "package postgresql-$PG_VERSION-csv-export-fdw             FAILED"
+		failed=$((failed + 1))
+	fi
+fi
+
 add_counts() {	# add the counts of a "N passed, N failed" line
 	local line=$1
 	passed=$((passed + $(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")))

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# ALTER EXTENSION csv_export_fdw UPDATE from 1.0: objects and state made
+# under 1.0 are kept, syncs go on from their checkpoint, and 1.1's
+# guarantees hold (internal functions revoked, state read per target).
+#
+# Run by test/run_tests.sh with PGHOST, PGPORT, PGUSER and PG_BIN set and
+# the mock API on port 5001; exits non-zero on failure.
+set -euo pipefail
+psql() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+trap 'psql -d postgres -c "DROP DATABASE IF EXISTS upgrade_test" >/dev/null 2>&1' EXIT
+
+psql -d postgres -c "DROP DATABASE IF EXISTS upgrade_test" -c "CREATE DATABASE upgrade_test"
+psql -d upgrade_test <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION csv_export_fdw VERSION '1.0';
+CREATE SERVER api FOREIGN DATA WRAPPER csv_export_fdw OPTIONS (base_url 'http://127.0.0.1:5001');
+CREATE FOREIGN TABLE users_export (id text, name text,
+  "updatedAt" timestamptz OPTIONS (since_param 'updated_since'))
+  SERVER api OPTIONS (path '/export/csv?rows=30');
+CREATE TABLE users (id text PRIMARY KEY, name text, "updatedAt" timestamptz);
+CALL csv_export.sync('users_export', 'users', cursor_column => 'updatedAt');
+SQL
+
+result=$(psql -d upgrade_test -At <<'SQL'
+SET client_min_messages = warning;
+SELECT 'before: ' || extversion FROM pg_extension WHERE extname = 'csv_export_fdw';
+ALTER EXTENSION csv_export_fdw UPDATE;
+SELECT 'after: ' || extversion FROM pg_extension WHERE extname = 'csv_export_fdw';
+SELECT 'state kept: ' || count(*) || ' ' || min(last_status) || ' ' || (min(cursor_value) IS NOT NULL)
+  FROM csv_export.sync_state;
+ALTER FOREIGN TABLE users_export OPTIONS (SET path '/export/csv?rows=30&version=2');
+CALL csv_export.sync('users_export', 'users', cursor_column => 'updatedAt');
+SELECT 'runs: ' || string_agg(status, ',' ORDER BY run_id) FROM csv_export.sync_log;
+SELECT 'users: ' || count(*) FROM users;
+SELECT 'public may call: ' || count(*) FROM pg_proc
+ WHERE pronamespace = 'csv_export'::regnamespace AND proname LIKE '\_%'
+   AND has_function_privilege('public', oid, 'EXECUTE') AND proname <> '_backend_alive';
+SELECT 'row security: ' || string_agg(relname || '=' || relrowsecurity, ',' ORDER BY relname)
+  FROM pg_class WHERE relnamespace = 'csv_export'::regnamespace AND relkind = 'r';
+SQL
+)
+expected=$'before: 1.0\nafter: 1.1\nstate kept: 1 succeeded true\nruns: succeeded,succeeded\nusers: 35\npublic may call: 0\nrow security: rejects=true,sync_log=true,sync_state=true'
+if [ "$result" != "$expected" ]; then
+	printf 'expected:\n%s\ngot:\n%s\n' "$expected" "$result"
+	exit 1
+fi
