@@ -29,8 +29,11 @@ SELECT dblink_connect('scanner',
          current_setting('port'), current_database())) AS connected;
 SELECT dblink_send_query('scanner', 'SELECT count(*) FROM slow_export') AS sent;
 SELECT pg_sleep(1.5);
-SELECT wait_event_type, wait_event FROM pg_stat_activity
-  WHERE query = 'SELECT count(*) FROM slow_export';
+-- (a named event from 17 on, the generic "Extension" before)
+SELECT wait_event_type,
+       wait_event = CASE WHEN current_setting('server_version_num')::int >= 170000
+                         THEN 'CsvExportFdwHttp' ELSE 'Extension' END AS named_as_expected
+  FROM pg_stat_activity WHERE query = 'SELECT count(*) FROM slow_export';
 SELECT clock_timestamp() AS started \gset
 SELECT pg_cancel_backend(pid) FROM pg_stat_activity
   WHERE query = 'SELECT count(*) FROM slow_export';

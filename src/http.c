@@ -1163,6 +1163,29 @@ retry_wait_ms(HttpTransfer *transfer, long status, int n)
 	return (long) Min(backoff, (double) MAX_RETRY_WAIT_MS);
 }
 
+/*
+ * What pg_stat_activity shows while a backend waits on the network
+ * ("CsvExportFdwHttp") or before a retry or poll ("CsvExportFdwRetry"):
+ * named wait events from 17 on, the generic "Extension" before.
+ */
+static uint32
+wait_event(bool retry)
+{
+#if PG_VERSION_NUM >= 170000
+	static uint32 http_event = 0;
+	static uint32 retry_event = 0;
+
+	if (http_event == 0)
+	{
+		http_event = WaitEventExtensionNew("CsvExportFdwHttp");
+		retry_event = WaitEventExtensionNew("CsvExportFdwRetry");
+	}
+	return retry ? retry_event : http_event;
+#else
+	return PG_WAIT_EXTENSION;
+#endif
+}
+
 static void
 interruptible_sleep(long ms)
 {
@@ -1176,7 +1199,7 @@ interruptible_sleep(long ms)
 		if (left <= 0)
 			return;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 left, PG_WAIT_EXTENSION);
+						 left, wait_event(true));
 		ResetLatch(MyLatch);
 	}
 }
@@ -1357,7 +1380,7 @@ wait_for_socket(HttpTransfer *transfer)
 	 * curl_multi_wait, so interrupts are noticed at once; the slice only
 	 * bounds the delay when a signal lands just before the poll.
 	 */
-	pgstat_report_wait_start(PG_WAIT_EXTENSION);
+	pgstat_report_wait_start(wait_event(false));
 	rc = curl_multi_wait(transfer->multi, NULL, 0, WAIT_SLICE_MS, &ready);
 	pgstat_report_wait_end();
 	if (rc != CURLM_OK)
