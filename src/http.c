@@ -1213,6 +1213,7 @@ retry_request(HttpTransfer *transfer, bool restart_allowed, long status)
 {
 	long		wait_ms;
 	char	   *reason;
+	const char *known;
 
 	if (transfer->retries_done >= transfer->options->retries ||
 		(transfer->delivered && !restart_allowed))
@@ -1225,9 +1226,12 @@ retry_request(HttpTransfer *transfer, bool restart_allowed, long status)
 
 	transfer->retries_done++;
 	wait_ms = retry_wait_ms(transfer, status, transfer->retries_done);
-	reason = status != 0 ? psprintf("HTTP status %ld", status)
-		: failure_text(transfer->result) ? pstrdup(failure_text(transfer->result))
-		: scrub_secrets(transfer->options, curl_easy_strerror(transfer->result));
+	if (status != 0)
+		reason = psprintf("HTTP status %ld", status);
+	else if ((known = failure_text(transfer->result)) != NULL)
+		reason = pstrdup(known);
+	else
+		reason = scrub_secrets(transfer->options, curl_easy_strerror(transfer->result));
 	ereport(LOG,
 			(errmsg("csv_export_fdw: retrying \"%s\" in %ld ms (retry %d of %d): %s",
 					transfer->display_url, wait_ms, transfer->retries_done,

@@ -146,6 +146,14 @@ static int64 rows_matched = 0;
 /* states not yet released, for the end of the transaction */
 static dlist_head live_matches = DLIST_STATIC_INIT(live_matches);
 
+/* the state is done with: it serves no call and is no longer live */
+static void
+forget_match(SyncMatch *match)
+{
+	match->released = true;
+	dlist_delete(&match->live_node);
+}
+
 /*
  * Close what the state opened and drop its resource owner; locks stay with
  * the transaction, as a query's do.  In a failing transaction the owner
@@ -159,8 +167,7 @@ sync_match_release(SyncMatch *match)
 
 	if (match->released)
 		return;
-	match->released = true;
-	dlist_delete(&match->live_node);
+	forget_match(match);
 	if (closing)
 	{
 		CurrentResourceOwner = match->owner;
@@ -213,8 +220,7 @@ sync_match_xact_callback(XactEvent event, void *arg)
 				break;
 			case XACT_EVENT_ABORT:
 			case XACT_EVENT_PARALLEL_ABORT:
-				match->released = true;
-				dlist_delete(&match->live_node);
+				forget_match(match);
 				break;
 			default:
 				break;

@@ -55,12 +55,7 @@ run_in_root() {
 	mkdir -p "$root/dev/shm"
 	mountpoint -q "$root/dev/shm" || mount -t tmpfs -o mode=1777 shm "$root/dev/shm"
 	rm -rf "$root/build"
-	mkdir -p "$root/build"
-	if git -C "$PROJECT_DIR" rev-parse 2>/dev/null; then
-		(cd "$PROJECT_DIR" && git ls-files -co --exclude-standard | tar -cf - -T -) | tar -xf - -C "$root/build"
-	else
-		cp -a "$PROJECT_DIR/." "$root/build/"
-	fi
+	copy_project "$root/build"
 	log "PostgreSQL $major: the suite in the $(suite_of_major "$major") root"
 	chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		HOME=/root LANG=C.UTF-8 PG_VERSION="$major" CSV_EXPORT_FDW_IN_ROOT=1 \

@@ -65,18 +65,25 @@ build_and_install() {
 	make -C "$PROJECT_DIR" -s PG_CONFIG=$PG_BIN/pg_config install >/dev/null
 }
 
+# The project's files (tracked and untracked, not ignored ones) into dest:
+# for the Debian package build and for the Debian roots of other majors.
+copy_project() {
+	local dest=$1
+	mkdir -p "$dest"
+	if git -C "$PROJECT_DIR" rev-parse 2>/dev/null; then
+		(cd "$PROJECT_DIR" && git ls-files -co --exclude-standard | tar -cf - -T -) | tar -xf - -C "$dest"
+	else
+		cp -a "$PROJECT_DIR/." "$dest/"
+	fi
+}
+
 # Build the Debian package (debian/, pg_buildext: one binary package per
 # installed major) from a copy of the tree, and install it over what
 # build_and_install installed, so that the tests run against the package.
 package_and_install() {
 	local src=$WORK_DIR/package/csv-export-fdw
 	log "packaging csv_export_fdw (dpkg-buildpackage, pg_buildext) and installing the .deb"
-	mkdir -p "$src"
-	if git -C "$PROJECT_DIR" rev-parse 2>/dev/null; then
-		(cd "$PROJECT_DIR" && git ls-files -co --exclude-standard | tar -cf - -T -) | tar -xf - -C "$src"
-	else
-		cp -a "$PROJECT_DIR/." "$src/"
-	fi
+	copy_project "$src"
 	(cd "$src" && pg_buildext updatecontrol && dpkg-buildpackage -us -uc -b) \
 		>"$WORK_DIR/package.log" 2>&1 || { tail -n 30 "$WORK_DIR/package.log"; return 1; }
 	dpkg -i "$WORK_DIR/package/postgresql-$PG_VERSION-csv-export-fdw_"*.deb >>"$WORK_DIR/package.log" 2>&1 ||
