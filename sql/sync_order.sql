@@ -120,3 +120,43 @@ SELECT pg_stat_force_next_flush();
 SELECT count(*) AS rows, heap_blks_read + heap_blks_hit < 3 * count(*) AS heap_pages_linear
   FROM target_fresh, pg_statio_user_tables WHERE relid = 'target_fresh'::regclass
  GROUP BY heap_blks_read, heap_blks_hit;
+
+-- the same into a target whose statistics say it is empty (VACUUM and
+-- ANALYZE of an empty table): the planner must not scan the target once
+-- per export row, which read every row the sync had inserted so far
+CREATE TABLE target_analyzed (LIKE target_sorted INCLUDING ALL);
+VACUUM ANALYZE target_analyzed;
+CALL csv_export.sync('export_shuffled', 'target_analyzed');
+SELECT pg_stat_force_next_flush();
+SELECT count(*) AS rows, heap_blks_read + heap_blks_hit < 3 * count(*) AS heap_pages_linear
+  FROM target_analyzed, pg_statio_user_tables WHERE relid = 'target_analyzed'::regclass
+ GROUP BY heap_blks_read, heap_blks_hit;
+SELECT count_rows('TABLE target_fresh EXCEPT TABLE target_analyzed') AS different;
+
+-- onto a target of 40,000 rows, keys in random order: after as many
+-- descents of the primary key as the target has pages, the target is read
+-- into a hash table and the other keys are not looked up in the index;
+-- where that table would not fit in maintenance_work_mem every key is
+-- looked up in the index instead.  The same rows either way.
+CALL make_exports('rows=40000');
+CREATE TABLE target_mapped (LIKE target_sorted INCLUDING ALL);
+INSERT INTO target_mapped SELECT * FROM export_sorted;
+UPDATE target_mapped SET name = name || ' (old)' WHERE id < '4';
+CREATE TABLE target_descended (LIKE target_sorted INCLUDING ALL);
+INSERT INTO target_descended SELECT * FROM target_mapped;
+VACUUM ANALYZE target_mapped, target_descended;
+CALL csv_export.sync('export_shuffled', 'target_mapped');
+SET maintenance_work_mem = '1MB';
+CALL csv_export.sync('export_shuffled', 'target_descended');
+RESET maintenance_work_mem;
+SELECT pg_stat_force_next_flush();
+SELECT c.relname, l.rows_fetched, l.rows_upserted,
+       s.idx_scan < pg_relation_size(c.oid) / 8192 * 2 AS few_descents,
+       s.idx_scan > 35000 AS descended_for_most_rows
+  FROM pg_class c
+  JOIN csv_export.sync_log l ON l.target = c.oid
+  JOIN pg_stat_user_indexes s ON s.relid = c.oid
+ WHERE c.relname IN ('target_mapped', 'target_descended') ORDER BY c.relname;
+SELECT count_rows('TABLE export_sorted EXCEPT TABLE target_mapped') AS mapped_differs,
+       count_rows('TABLE export_sorted EXCEPT TABLE target_descended') AS descended_differs,
+       (SELECT count(*) FROM target_mapped) AS rows;

@@ -68,4 +68,21 @@
 	makeJsonLexContextCstringLen((json), (len), (encoding), false)
 #endif
 
+/*
+ * 16: an input function can report a bad value without raising an ERROR
+ * (InputFunctionCallSafe with an ErrorSaveContext); core types all do.
+ * Before 16 a bad value raises, and only a subtransaction can catch it.
+ */
+#if PG_VERSION_NUM >= 160000
+#include "nodes/miscnodes.h"
+#define COMPAT_SOFT_INPUT_ERRORS true
+#define compat_input_function_call_safe(flinfo, str, ioparam, typmod, result) \
+	InputFunctionCallSafe((flinfo), (str), (ioparam), (typmod), \
+						  (Node *) &(ErrorSaveContext) {T_ErrorSaveContext}, (result))
+#else
+#define COMPAT_SOFT_INPUT_ERRORS false
+#define compat_input_function_call_safe(flinfo, str, ioparam, typmod, result) \
+	(*(result) = InputFunctionCall((flinfo), (str), (ioparam), (typmod)), true)
+#endif
+
 #endif							/* CSV_EXPORT_COMPAT_H */

@@ -9,6 +9,7 @@
  */
 #include "postgres.h"
 
+#include "access/transam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
@@ -20,6 +21,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "compat.h"
 #include "csv_export_fdw.h"
 
 typedef struct ColumnInput
@@ -29,6 +31,7 @@ typedef struct ColumnInput
 	int32		typmod;
 	bool		utc_timestamp_fast_path;	/* timestamptz without typmod */
 	bool		text_fast_path; /* text: textin would only copy the bytes */
+	bool		reports_softly; /* a bad value is reported, not raised (16+) */
 } ColumnInput;
 
 struct ValueConverter
@@ -95,6 +98,15 @@ value_converter_create(TupleDesc tupdesc, int source_encoding, const char *null_
 		converter->columns[i].utc_timestamp_fast_path =
 			(attr->atttypid == TIMESTAMPTZOID && attr->atttypmod < 0);
 		converter->columns[i].text_fast_path = (attr->atttypid == TEXTOID);
+
+		/*
+		 * Core types' input functions report bad values softly from 16 on;
+		 * an extension's type, a domain (whose CHECK may raise) or a
+		 * composite (whose fields may be of either) might raise instead.
+		 */
+		converter->columns[i].reports_softly = COMPAT_SOFT_INPUT_ERRORS &&
+			attr->atttypid < FirstGenbkiObjectId &&
+			function < FirstGenbkiObjectId;
 	}
 	set_up_encoding(converter, source_encoding);
 	converter->null_string = null_string ? pstrdup(null_string) : NULL;
@@ -135,17 +147,22 @@ is_plain_ascii(const char *s, size_t len)
 /*
  * value in the database encoding: checked, and converted if the export is in
  * another encoding.  The result is NUL-terminated; it may be value itself.
+ * With softly, a byte sequence invalid in the export's encoding gives NULL
+ * instead of an ERROR.
  */
-const char *
-value_converter_to_server(ValueConverter *converter, const char *value, size_t len)
+static const char *
+to_server(ValueConverter *converter, const char *value, size_t len, bool softly)
 {
 	char	   *converted;
 	size_t		converted_size;
 
 	if (!OidIsValid(converter->conversion_proc))
 	{
-		if (!is_plain_ascii(value, len))
-			pg_verify_mbstr(converter->verify_encoding, value, len, false);
+		if (is_plain_ascii(value, len))
+			return value;
+		if (softly)
+			return pg_verify_mbstr(converter->verify_encoding, value, len, true) ? value : NULL;
+		pg_verify_mbstr(converter->verify_encoding, value, len, false);
 		return value;
 	}
 
@@ -155,13 +172,28 @@ value_converter_to_server(ValueConverter *converter, const char *value, size_t l
 				 errmsg("field value is too long to convert between encodings")));
 	converted_size = len * MAX_CONVERSION_GROWTH + 1;
 	converted = palloc(converted_size);
-	pg_do_encoding_conversion_buf(converter->conversion_proc,
-								  converter->source_encoding,
-								  converter->server_encoding,
-								  (unsigned char *) value, len,
-								  (unsigned char *) converted, converted_size,
-								  false);
+	/* with noError, it converts up to the first bad byte */
+	if (pg_do_encoding_conversion_buf(converter->conversion_proc,
+									  converter->source_encoding,
+									  converter->server_encoding,
+									  (unsigned char *) value, len,
+									  (unsigned char *) converted, converted_size,
+									  softly) < (int) len)
+		return NULL;
 	return converted;
+}
+
+const char *
+value_converter_to_server(ValueConverter *converter, const char *value, size_t len)
+{
+	return to_server(converter, value, len, false);
+}
+
+/* whether value is valid text in the export's encoding; never raises for it */
+bool
+value_converter_check_encoding(ValueConverter *converter, const char *value, size_t len)
+{
+	return to_server(converter, value, len, true) != NULL;
 }
 
 /*
@@ -226,12 +258,11 @@ parse_iso_utc_timestamp(const char *s, size_t len, TimestampTz *result)
  * The value of attribute attindex for one CSV field.  unquoted_empty says
  * the field was empty and unquoted, which is NULL unless a null string is
  * set (libcsv cannot tell whether a non-empty field was quoted, so the null
- * string matches either way).
+ * string matches either way).  With softly, see value_converter_try_datum().
  */
-Datum
-value_converter_datum(ValueConverter *converter, int attindex,
-					  const char *value, size_t len, bool unquoted_empty,
-					  bool *isnull)
+static bool
+convert_value(ValueConverter *converter, int attindex, const char *value, size_t len,
+			  bool unquoted_empty, bool softly, Datum *result, bool *isnull)
 {
 	ColumnInput *column = &converter->columns[attindex];
 	const char *text;
@@ -240,25 +271,85 @@ value_converter_datum(ValueConverter *converter, int attindex,
 		: strcmp(value, converter->null_string) == 0)
 	{
 		*isnull = true;
-		return (Datum) 0;
+		*result = (Datum) 0;
+		return true;
 	}
 
 	*isnull = false;
-	text = value_converter_to_server(converter, value, len);
+	text = to_server(converter, value, len, softly);
+	if (text == NULL)
+		return false;
 	/* text is value itself unless converted, and then its length differs */
 	if (text != value)
 		len = strlen(text);
 	if (column->text_fast_path)
-		return PointerGetDatum(cstring_to_text_with_len(text, len));
+	{
+		*result = PointerGetDatum(cstring_to_text_with_len(text, len));
+		return true;
+	}
 	if (column->utc_timestamp_fast_path)
 	{
 		TimestampTz timestamp;
 
 		if (parse_iso_utc_timestamp(text, len, &timestamp))
-			return TimestampTzGetDatum(timestamp);
+		{
+			*result = TimestampTzGetDatum(timestamp);
+			return true;
+		}
 	}
-	return InputFunctionCall(&column->function, unconstify(char *, text),
-							 column->ioparam, column->typmod);
+	if (softly)
+	{
+		/* a value only an input function that may raise can judge: unknown */
+		if (!column->reports_softly)
+			return false;
+		return compat_input_function_call_safe(&column->function, unconstify(char *, text),
+											   column->ioparam, column->typmod, result);
+	}
+	*result = InputFunctionCall(&column->function, unconstify(char *, text),
+								column->ioparam, column->typmod);
+	return true;
+}
+
+Datum
+value_converter_datum(ValueConverter *converter, int attindex,
+					  const char *value, size_t len, bool unquoted_empty,
+					  bool *isnull)
+{
+	Datum		result;
+
+	(void) convert_value(converter, attindex, value, len, unquoted_empty, false,
+						 &result, isnull);
+	return result;
+}
+
+/*
+ * value_converter_datum() that never raises an ERROR for a bad value: it
+ * returns false for one, and also for a value that only an input function
+ * that might raise could judge (a column that does not report softly, past
+ * its fast path).  Other errors raise.
+ */
+bool
+value_converter_try_datum(ValueConverter *converter, int attindex,
+						  const char *value, size_t len, bool unquoted_empty,
+						  Datum *result, bool *isnull)
+{
+	return convert_value(converter, attindex, value, len, unquoted_empty, true,
+						 result, isnull);
+}
+
+/*
+ * Whether value_converter_try_datum() can usually convert a good value of
+ * attribute attindex: its input reports bad values softly (core types from
+ * PostgreSQL 16 on), or its fast path, which never raises, takes most
+ * values (text, and ISO 8601 UTC timestamps for timestamptz).
+ */
+bool
+value_converter_converts_softly(ValueConverter *converter, int attindex)
+{
+	ColumnInput *column = &converter->columns[attindex];
+
+	return column->text_fast_path || column->utc_timestamp_fast_path ||
+		column->reports_softly;
 }
 
 /*

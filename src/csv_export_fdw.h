@@ -226,8 +226,14 @@ extern Datum value_converter_datum(ValueConverter *converter, int attindex,
 								   const char *value, size_t len, bool unquoted_empty,
 								   bool *isnull);
 extern char *value_to_query_text(Datum value, Oid type);
+extern bool value_converter_try_datum(ValueConverter *converter, int attindex,
+									  const char *value, size_t len, bool unquoted_empty,
+									  Datum *result, bool *isnull);
+extern bool value_converter_converts_softly(ValueConverter *converter, int attindex);
 extern const char *value_converter_to_server(ValueConverter *converter,
 											 const char *value, size_t len);
+extern bool value_converter_check_encoding(ValueConverter *converter,
+										   const char *value, size_t len);
 
 /*
  * The number written by the n decimal digits at s, or -1 if they are not

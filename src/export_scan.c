@@ -38,6 +38,9 @@ struct ExportScan
 	int			expected_fields;	/* fields per record */
 	bool		header_pending;
 	ValueConverter *converter;
+	bool		soft_errors;	/* on_error 'skip' tries rows without a subtransaction */
+	uint64		soft_tries;
+	uint64		soft_misses;	/* tried rows that needed the subtransaction */
 
 	/* one pass over the export; a rescan starts another */
 	MemoryContext cxt;
@@ -377,8 +380,14 @@ next_record(ExportScan *scan, CsvRecord *record)
 	}
 }
 
-static void
-convert_record(ExportScan *scan, const CsvRecord *record, Datum *values, bool *isnull)
+/*
+ * The record's values.  A bad value raises an ERROR, or with softly makes
+ * it return false, as does a value it cannot judge without the risk of an
+ * ERROR (value_converter_try_datum).
+ */
+static bool
+convert_fields(ExportScan *scan, const CsvRecord *record, Datum *values, bool *isnull,
+			   bool softly)
 {
 	int			i;
 
@@ -392,16 +401,69 @@ convert_record(ExportScan *scan, const CsvRecord *record, Datum *values, bool *i
 		if (att < 0)
 		{
 			/* skipping checks every field: a bad byte anywhere rejects the row */
-			if (scan->options->on_error_skip)
+			if (!scan->options->on_error_skip)
+				continue;
+			if (!softly)
 				(void) value_converter_to_server(scan->converter, field->value, field->len);
+			else if (!value_converter_check_encoding(scan->converter, field->value, field->len))
+				return false;
 			continue;
 		}
 		scan->current_column = scan->header_names[att];
 		scan->current_value = field->value;
-		values[att] = value_converter_datum(scan->converter, att, field->value,
-											field->len, field->is_null, &isnull[att]);
+		if (!softly)
+			values[att] = value_converter_datum(scan->converter, att, field->value,
+												field->len, field->is_null, &isnull[att]);
+		else if (!value_converter_try_datum(scan->converter, att, field->value, field->len,
+											field->is_null, &values[att], &isnull[att]))
+			return false;
 	}
 	scan->current_column = NULL;
+	return true;
+}
+
+static void
+convert_record(ExportScan *scan, const CsvRecord *record, Datum *values, bool *isnull)
+{
+	(void) convert_fields(scan, record, values, isnull, false);
+}
+
+/*
+ * on_error 'skip' converts a row first without a subtransaction where every
+ * needed column can usually be converted without raising an ERROR (see
+ * value_converter_try_datum); a row that cannot be, a bad one above all, is
+ * converted again in a subtransaction, for the ERROR that a reject records.
+ */
+static bool
+all_columns_convert_softly(ExportScan *scan)
+{
+	int			i;
+
+	for (i = 0; i < scan->tupdesc->natts; i++)
+		if (scan->needed[i] && !value_converter_converts_softly(scan->converter, i))
+			return false;
+	return true;
+}
+
+/*
+ * Once most rows have needed the subtransaction after all (timestamps that
+ * the fast path does not read, before PostgreSQL 16), the first try is only
+ * a cost: rows go straight to the subtransaction.
+ */
+#define SOFT_TRIES_BEFORE_JUDGING 1024
+
+static bool
+converted_softly(ExportScan *scan, const CsvRecord *record, Datum *values, bool *isnull)
+{
+	if (!scan->soft_errors)
+		return false;
+	scan->soft_tries++;
+	if (convert_fields(scan, record, values, isnull, true))
+		return true;
+	scan->soft_misses++;
+	if (scan->soft_tries >= SOFT_TRIES_BEFORE_JUDGING && scan->soft_misses * 2 > scan->soft_tries)
+		scan->soft_errors = false;
+	return false;
 }
 
 /*
@@ -499,6 +561,8 @@ export_scan_next(ExportScan *scan, Datum *values, bool *isnull)
 		}
 		if (!scan->options->on_error_skip)
 			convert_record(scan, &record, values, isnull);
+		else if (converted_softly(scan, &record, values, isnull))
+			;
 		else if (!convert_or_reject(scan, &record, values, isnull))
 			continue;
 		scan->rows_returned++;
@@ -550,6 +614,7 @@ export_scan_begin(Relation rel, const CsvExportOptions *options, const char *url
 
 	scan->converter = value_converter_create(scan->tupdesc, options->encoding,
 											 options->null_string);
+	scan->soft_errors = options->on_error_skip && all_columns_convert_softly(scan);
 	scan->cxt = AllocSetContextCreate(CurrentMemoryContext, "csv_export_fdw scan",
 									  ALLOCSET_DEFAULT_SIZES);
 	return scan;

@@ -10,6 +10,12 @@
  * a valid ctid, when the target row already holds these values: MERGE never
  * sees such a row, so an unchanged export writes and locks nothing.
  *
+ * A key is found by walking along the target's primary key while the
+ * export's keys ascend, by a descent into it otherwise, and, once keys in
+ * no particular order have outnumbered the target's pages, in a hash map of
+ * the target read in one pass (see read_target_map): an empty target, the
+ * first run of every sync, is never looked up at all.
+ *
  * MERGE cannot apply two rows with the same key in export order, so a key
  * seen twice raises cardinality_violation and csv_export.sync stages the
  * export instead.  Keys are remembered by hash, within maintenance_work_mem,
@@ -31,6 +37,7 @@
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -76,6 +83,20 @@ typedef struct SeenKeys
 	uint64		used;
 } SeenKeys;
 
+/*
+ * The target's rows by key hash, read from the target in one pass when
+ * that costs less than looking keys up in its index (see read_target_map):
+ * the tid of the row version the statement sees, under the hash of its key;
+ * 0 marks an empty slot, as in SeenKeys.
+ */
+typedef struct TargetMap
+{
+	uint64	   *hashes;
+	ItemPointerData *tids;
+	uint64		capacity;		/* a power of two */
+	uint64		used;
+} TargetMap;
+
 typedef struct SyncMatch
 {
 	/*
@@ -120,6 +141,7 @@ typedef struct SyncMatch
 	bool	   *nulls;
 	int			nkeys;
 	KeyColumn  *keys;
+	Datum	   *key_values;		/* scratch: one key's values, in key order */
 	int			ncolumns;
 	MatchedColumn *columns;
 	MemoryContext scan_key_context;
@@ -128,6 +150,9 @@ typedef struct SyncMatch
 	bool		ascending;
 	SeenKeys   *seen;			/* NULL when keys are not remembered */
 	bool		seen_possible;	/* every key type has an extended hash */
+	BlockNumber target_blocks;	/* the target's size when the state was made */
+	TargetMap  *target_map;		/* NULL until the target is read into one */
+	bool		target_map_tried;
 } SyncMatch;
 
 /* this many ascending keys from the start say the export is in key order */
@@ -343,6 +368,7 @@ match_key(SyncMatch *match)
 	match->nkeys = nkeys;
 	match->walk = (nkeys == 1 && index_can_return(index, 1));
 	match->keys = palloc0(sizeof(KeyColumn) * nkeys);
+	match->key_values = palloc0(sizeof(Datum) * nkeys);
 	match->point_keys = palloc0(sizeof(ScanKeyData) * nkeys);
 	match->seen_possible = true;
 	for (i = 0; i < nkeys; i++)
@@ -396,6 +422,7 @@ open_target(SyncMatch *match, HeapTupleHeader row)
 				 errmsg("target table \"%s\" has no primary key",
 						RelationGetRelationName(match->target))));
 	match->primary_key = index_open(key_oid, AccessShareLock);
+	match->target_blocks = RelationGetNumberOfBlocks(match->target);
 	match->source_desc = lookup_rowtype_tupdesc_copy(match->row_type, match->row_typmod);
 	match->values = palloc(sizeof(Datum) * match->source_desc->natts);
 	match->nulls = palloc(sizeof(bool) * match->source_desc->natts);
@@ -474,8 +501,9 @@ sync_match_fits(SyncMatch *match, Oid target_oid, HeapTupleHeader row)
 		match->statement_completions == active->snapXactCompletionCount;
 }
 
+/* the hash of a key, given its columns' values in key order; never 0 */
 static uint64
-key_hash(SyncMatch *match)
+hash_key_values(SyncMatch *match, const Datum *key_values)
 {
 	uint64		hash = 0;
 	int			i;
@@ -483,13 +511,23 @@ key_hash(SyncMatch *match)
 	for (i = 0; i < match->nkeys; i++)
 	{
 		KeyColumn  *key = &match->keys[i];
-		Datum		h = FunctionCall2Coll(&key->hash, key->collation,
-										  match->values[key->source_index],
+		Datum		h = FunctionCall2Coll(&key->hash, key->collation, key_values[i],
 										  UInt64GetDatum(0));
 
 		hash = hash_combine64(hash, DatumGetUInt64(h));
 	}
 	return hash ? hash : 1;
+}
+
+/* the hash of the export row's key */
+static uint64
+key_hash(SyncMatch *match)
+{
+	int			i;
+
+	for (i = 0; i < match->nkeys; i++)
+		match->key_values[i] = match->values[match->keys[i].source_index];
+	return hash_key_values(match, match->key_values);
 }
 
 /* false when the hash was there already; grows within maintenance_work_mem */
@@ -785,6 +823,187 @@ search_walkable_key(SyncMatch *match)
 }
 
 /*
+ * Reading the target into a TargetMap.
+ *
+ * A lookup in the primary key descends from its root, comparing the key
+ * with entries on every level; for keys in no particular order each
+ * descent meets pages that are not in the CPU's caches, and the descents
+ * are most of a sync's time.  Reading the target once, in physical order,
+ * and probing a hash table instead costs less once the export has had as
+ * many rows as the target has pages: the descents made until then cost
+ * about what the read does, so the sync never pays much more than the
+ * better of the two.  Keys that ascend are walked to instead
+ * (search_walkable_key), and an empty target needs no read at all.  A map
+ * that would outgrow maintenance_work_mem is given up for the index.
+ */
+static bool target_map_grow(TargetMap *map);
+
+static bool
+target_map_insert(TargetMap *map, uint64 hash, ItemPointer tid)
+{
+	uint64		mask;
+	uint64		i;
+
+	if (map->used * 2 >= map->capacity && !target_map_grow(map))
+		return false;
+	mask = map->capacity - 1;
+	for (i = hash & mask; map->hashes[i] != 0; i = (i + 1) & mask)
+		;
+	map->hashes[i] = hash;
+	map->tids[i] = *tid;
+	map->used++;
+	return true;
+}
+
+static bool
+target_map_grow(TargetMap *map)
+{
+	TargetMap	old = *map;
+	uint64		new_capacity = map->capacity ? map->capacity * 2 : 1024;
+	MemoryContext context = GetMemoryChunkContext(map);
+	uint64		i;
+
+	if (new_capacity * (sizeof(uint64) + sizeof(ItemPointerData)) >
+		(uint64) maintenance_work_mem * 1024)
+		return false;
+	map->hashes = MemoryContextAllocHuge(context, new_capacity * sizeof(uint64));
+	memset(map->hashes, 0, new_capacity * sizeof(uint64));
+	map->tids = MemoryContextAllocHuge(context, new_capacity * sizeof(ItemPointerData));
+	map->capacity = new_capacity;
+	map->used = 0;
+	/* at most a quarter full now: no growing while moving the old slots */
+	for (i = 0; i < old.capacity; i++)
+		if (old.hashes[i] != 0)
+			target_map_insert(map, old.hashes[i], &old.tids[i]);
+	if (old.hashes)
+	{
+		pfree(old.hashes);
+		pfree(old.tids);
+	}
+	return true;
+}
+
+static void
+target_map_free(TargetMap *map)
+{
+	if (map->hashes)
+	{
+		pfree(map->hashes);
+		pfree(map->tids);
+	}
+	pfree(map);
+}
+
+/* the key of the target row in match->found, in key order */
+static void
+found_key_values(SyncMatch *match)
+{
+	int			i;
+
+	for (i = 0; i < match->nkeys; i++)
+	{
+		bool		isnull;
+
+		/* primary key columns are never NULL */
+		match->key_values[i] = slot_getattr(match->found, match->keys[i].target_attno, &isnull);
+	}
+}
+
+/*
+ * Every row version the statement sees, by the hash of its key; NULL when
+ * the map would not fit.  Runs under the state's resource owner and memory.
+ */
+static TargetMap *
+read_target_map(SyncMatch *match)
+{
+	TargetMap  *map = palloc0(sizeof(TargetMap));
+	MemoryContext row_context;
+	TableScanDesc scan;
+	bool		fits = true;
+
+	if (match->target_blocks == 0)
+		return map;
+	/* hashing a key may detoast it */
+	row_context = AllocSetContextCreate(CurrentMemoryContext, "csv_export sync map row",
+										ALLOCSET_SMALL_SIZES);
+	scan = table_beginscan(match->target, match->snapshot, 0, NULL);
+	while (fits && table_scan_getnextslot(scan, ForwardScanDirection, match->found))
+	{
+		MemoryContext old_context = MemoryContextSwitchTo(row_context);
+		uint64		hash;
+
+		CHECK_FOR_INTERRUPTS();
+		found_key_values(match);
+		hash = hash_key_values(match, match->key_values);
+		MemoryContextSwitchTo(old_context);
+		MemoryContextReset(row_context);
+		fits = target_map_insert(map, hash, &match->found->tts_tid);
+	}
+	table_endscan(scan);
+	ExecClearTuple(match->found);
+	MemoryContextDelete(row_context);
+	if (fits)
+		return map;
+	target_map_free(map);
+	return NULL;
+}
+
+/* whether now is the time to read the target into a map */
+static bool
+target_map_wanted(SyncMatch *match)
+{
+	if (match->target_map_tried || !match->seen_possible)
+		return false;
+	if (match->target_blocks == 0)
+		return true;
+	/* ascending keys that can be walked to cost a step or two each */
+	if (match->ascending && match->walk)
+		return false;
+	return rows_matched > (int64) match->target_blocks;
+}
+
+/* whether the target row in match->found has the export row's key */
+static bool
+found_has_export_key(SyncMatch *match)
+{
+	int			i;
+
+	found_key_values(match);
+	for (i = 0; i < match->nkeys; i++)
+	{
+		KeyColumn  *key = &match->keys[i];
+
+		if (DatumGetInt32(FunctionCall2Coll(&key->order, key->collation,
+											match->values[key->source_index],
+											match->key_values[i])) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* the export row's key in the map; its target row then in match->found */
+static bool
+find_in_target_map(SyncMatch *match)
+{
+	TargetMap  *map = match->target_map;
+	uint64		hash;
+	uint64		mask;
+	uint64		i;
+
+	if (map->used == 0)
+		return false;
+	hash = key_hash(match);
+	mask = map->capacity - 1;
+	for (i = hash & mask; map->hashes[i] != 0; i = (i + 1) & mask)
+		if (map->hashes[i] == hash &&
+			table_tuple_fetch_row_version(match->target, &map->tids[i],
+										  match->snapshot, match->found) &&
+			found_has_export_key(match))
+			return true;
+	return false;
+}
+
+/*
  * The index AM keeps some of what it allocates during a scan until the scan
  * ends, so the scan runs in the query's memory, as the executor's do, not in
  * the per-row memory this function is called in.
@@ -797,7 +1016,14 @@ find_target_row(SyncMatch *match)
 	bool		found;
 
 	CurrentResourceOwner = match->owner;	/* for the buffer pins */
-	if (match->walk)
+	if (target_map_wanted(match))
+	{
+		match->target_map_tried = true;
+		match->target_map = read_target_map(match);
+	}
+	if (match->target_map)
+		found = find_in_target_map(match);
+	else if (match->walk)
 		found = (search_walkable_key(match) == KEY_FOUND);
 	else
 	{

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # ALTER EXTENSION csv_export_fdw UPDATE from 1.0: objects and state made
-# under 1.0 are kept, syncs go on from their checkpoint, and 1.1's
-# guarantees hold (internal functions revoked, state read per target).
+# under 1.0 are kept, syncs go on from their checkpoint, 1.1's guarantees
+# hold (internal functions revoked, state read per target), and a role
+# granted syncs under 1.1 may still run them under 1.2.
 #
 # Run by test/run_tests.sh with PGHOST, PGPORT, PGUSER and PG_BIN set and
 # the mock API on port 5001; exits non-zero on failure.
 set -euo pipefail
 psql() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
-trap 'psql -d postgres -c "DROP DATABASE IF EXISTS upgrade_test" >/dev/null 2>&1' EXIT
+trap 'psql -d postgres -c "DROP DATABASE IF EXISTS upgrade_test" -c "DROP ROLE IF EXISTS upgrade_runner" >/dev/null 2>&1' EXIT
 
 psql -d postgres -c "DROP DATABASE IF EXISTS upgrade_test" -c "CREATE DATABASE upgrade_test"
 psql -d upgrade_test <<'SQL'
@@ -24,6 +25,10 @@ SQL
 result=$(psql -d upgrade_test -At <<'SQL'
 SET client_min_messages = warning;
 SELECT 'before: ' || extversion FROM pg_extension WHERE extname = 'csv_export_fdw';
+ALTER EXTENSION csv_export_fdw UPDATE TO '1.1';
+DROP ROLE IF EXISTS upgrade_runner;
+CREATE ROLE upgrade_runner;
+SELECT csv_export.grant_sync('upgrade_runner') IS NULL AS granted \gset
 ALTER EXTENSION csv_export_fdw UPDATE;
 SELECT 'after: ' || extversion FROM pg_extension WHERE extname = 'csv_export_fdw';
 SELECT 'state kept: ' || count(*) || ' ' || min(last_status) || ' ' || (min(cursor_value) IS NOT NULL)
@@ -37,9 +42,11 @@ SELECT 'public may call: ' || count(*) FROM pg_proc
    AND has_function_privilege('public', oid, 'EXECUTE') AND proname <> '_backend_alive';
 SELECT 'row security: ' || string_agg(relname || '=' || relrowsecurity, ',' ORDER BY relname)
   FROM pg_class WHERE relnamespace = 'csv_export'::regnamespace AND relkind = 'r';
+SELECT 'runner may call: ' || bool_and(has_function_privilege('upgrade_runner', r, 'EXECUTE'))
+  FROM unnest(csv_export._sync_routines()) r;
 SQL
 )
-expected=$'before: 1.0\nafter: 1.1\nstate kept: 1 succeeded true\nruns: succeeded,succeeded\nusers: 35\npublic may call: 0\nrow security: rejects=true,sync_log=true,sync_state=true'
+expected=$'before: 1.0\nafter: 1.2\nstate kept: 1 succeeded true\nruns: succeeded,succeeded\nusers: 35\npublic may call: 0\nrow security: rejects=true,sync_log=true,sync_state=true\nrunner may call: true'
 if [ "$result" != "$expected" ]; then
 	printf 'expected:\n%s\ngot:\n%s\n' "$expected" "$result"
 	exit 1
