@@ -81,7 +81,40 @@ SELECT * FROM stray_quote;
 SELECT * FROM after_quote;
 SELECT sqlstate_of('SELECT * FROM after_quote');
 
+-- errors come in the export's order, and the records before a malformed
+-- one come out first, wherever the chunks end: a field count on line 2
+-- before a quote on line 3 (in the same chunk); a LIMIT met before the
+-- fault, a cursor's first rows, and IMPORT's sample never see it
+CREATE FOREIGN TABLE errors_in_order (a int, b int) SERVER err_fixtures
+  OPTIONS (path 'errors_in_order.csv');
+SELECT * FROM errors_in_order;
+CREATE FOREIGN TABLE late_fault (id int, label text) SERVER err_fixtures
+  OPTIONS (path 'late_fault.csv');
+SELECT * FROM late_fault LIMIT 2;
+SELECT * FROM late_fault;
+BEGIN;
+DECLARE early CURSOR FOR SELECT * FROM late_fault;
+FETCH 2 FROM early;
+FETCH 1 FROM early;
+ROLLBACK;
+CREATE SCHEMA sampled;
+IMPORT FOREIGN SCHEMA export FROM SERVER err_fixtures INTO sampled
+  OPTIONS (path 'late_fault.csv', table_name 'late_fault', sample_rows '2');
+SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+ WHERE attrelid = 'sampled.late_fault'::regclass AND attnum > 0 ORDER BY attnum;
+DROP SCHEMA sampled CASCADE;
+
+-- a space between a delimiter and a quoted field is named as such, and a
+-- UTF-16 export is refused as UTF-16
+CREATE FOREIGN TABLE space_before_quote (id int, label text) SERVER err_fixtures
+  OPTIONS (path 'space_before_quote.csv');
+SELECT * FROM space_before_quote;
+CREATE FOREIGN TABLE utf16 (id int, label text) SERVER err_fixtures OPTIONS (path 'utf16.csv');
+SELECT * FROM utf16;
+SELECT sqlstate_of('SELECT * FROM utf16');
+
 -- bytes invalid in the export's encoding, and NUL bytes
+
 CREATE FOREIGN TABLE bad_utf8 (id int, label text) SERVER err_fixtures OPTIONS (path 'bad_utf8.csv');
 CREATE FOREIGN TABLE nul_byte (id int, label text) SERVER err_fixtures OPTIONS (path 'nul_byte.csv');
 SELECT * FROM bad_utf8;

@@ -73,6 +73,23 @@ SELECT * FROM no_header;
 ALTER FOREIGN TABLE reordered DROP COLUMN note;
 SELECT * FROM reordered;
 
+-- header names match exactly (the hint names a field that differs only
+-- in case), or with header_match 'case_insensitive' in any case; an error
+-- names the CSV's field where it is spelled differently; two fields that
+-- match one column are an error
+CREATE FOREIGN TABLE upper_header (id int, name text, email text)
+  SERVER fixtures OPTIONS (path 'upper_header.csv');
+SELECT * FROM upper_header;
+ALTER FOREIGN TABLE upper_header OPTIONS (ADD header_match 'case_insensitive');
+SELECT * FROM upper_header;
+ALTER FOREIGN TABLE upper_header ALTER COLUMN name TYPE int;
+SELECT * FROM upper_header;
+CREATE FOREIGN TABLE case_twins (id int)
+  SERVER fixtures OPTIONS (path 'case_twins.csv', header_match 'case_insensitive');
+SELECT * FROM case_twins;
+ALTER FOREIGN TABLE case_twins OPTIONS (SET header_match 'exact');
+SELECT * FROM case_twins;
+
 -- the export's encoding is converted to the database's
 CREATE FOREIGN TABLE latin1 (id int, label text)
   SERVER fixtures OPTIONS (path 'latin1.csv', encoding 'LATIN1');

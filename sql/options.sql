@@ -45,6 +45,16 @@ CREATE FOREIGN TABLE t_same (id int) SERVER opts_api OPTIONS (path '/x', delimit
 CREATE FOREIGN TABLE t_same (id int) SERVER opts_api OPTIONS (path '/x', delimiter '|', quote '|');
 CREATE FOREIGN TABLE t_header (id int) SERVER opts_api OPTIONS (path '/x', header 'maybe');
 CREATE FOREIGN TABLE t_enc (id int) SERVER opts_api OPTIONS (path '/x', encoding 'klingon');
+CREATE FOREIGN TABLE t_match (id int) SERVER opts_api OPTIONS (path '/x', header_match 'loose');
+-- in encodings whose characters can hold ASCII bytes from '0' on, such a
+-- delimiter or quote would split characters: refused at CREATE and ALTER
+CREATE FOREIGN TABLE t_sjis (id int) SERVER opts_api OPTIONS (path '/x', encoding 'SJIS', delimiter '|');
+CREATE FOREIGN TABLE t_sjis (id int) SERVER opts_api OPTIONS (path '/x', encoding 'BIG5', quote '\');
+CREATE FOREIGN TABLE t_sjis (id int) SERVER opts_api OPTIONS (path '/x', encoding 'SJIS', delimiter E'\t');
+ALTER FOREIGN TABLE t_sjis OPTIONS (SET delimiter ';');
+ALTER FOREIGN TABLE t_sjis OPTIONS (SET encoding 'LATIN1');
+ALTER FOREIGN TABLE t_sjis OPTIONS (SET delimiter ';');
+DROP FOREIGN TABLE t_sjis;
 
 -- column options
 CREATE FOREIGN TABLE t_col (id int OPTIONS (column_nam 'ID')) SERVER opts_api OPTIONS (path '/x');

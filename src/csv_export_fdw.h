@@ -95,6 +95,7 @@ typedef struct CsvExportOptions
 	char		delimiter;
 	char		quote;
 	bool		header;
+	bool		header_case_insensitive;	/* header_match 'case_insensitive' */
 	char	   *null_string;	/* NULL: an unquoted empty field is NULL */
 	int			encoding;		/* encoding of the export */
 	int64		expected_rows;	/* -1: not set */

@@ -110,6 +110,10 @@ struct CsvReader
 	bool		bom_pending;
 	int			bom_matched;
 
+	/* a UTF-16 byte-order mark at the start: 0xFF or 0xFE held back, or -1 */
+	bool		utf16_checked;
+	int			held_first_byte;
+
 	/* longest record, and what to do with a longer one */
 	size_t		max_record_bytes;
 	bool		skip_long_records;
@@ -374,6 +378,7 @@ csv_reader_create(char delimiter, char quote, bool strip_utf8_bom)
 	reader->reading = &reader->batches[1];
 	reader->line = 1;
 	reader->bom_pending = strip_utf8_bom;
+	reader->held_first_byte = -1;
 	start_record(reader);
 	return reader;
 }
@@ -630,6 +635,24 @@ account_quoted_newlines(CsvReader *reader, const LineAccountingMark *mark,
 	reader->line += quoted_newlines;
 }
 
+/*
+ * Whether the unquoted field a quote error stopped in holds only spaces:
+ * a space between the delimiter and an opening quote (1, "x"), which
+ * hand-made exports have and RFC 4180 does not allow.
+ */
+static bool
+only_spaces_so_far(const struct csv_parser *parser)
+{
+	size_t		i;
+
+	if (parser->entry_pos == 0)
+		return false;
+	for (i = 0; i < parser->entry_pos; i++)
+		if (parser->entry_buf[i] != ' ')
+			return false;
+	return true;
+}
+
 static CsvReaderStatus
 parse_bytes(CsvReader *reader, const char *data, size_t len)
 {
@@ -663,7 +686,9 @@ parse_bytes(CsvReader *reader, const char *data, size_t len)
 		if (csv_error(&reader->parser) == CSV_EPARSE)
 		{
 			/* libcsv leaves the state of the offending field in place */
-			return reader->parser.quoted ? CSV_READER_TEXT_AFTER_CLOSING_QUOTE
+			if (reader->parser.quoted)
+				return CSV_READER_TEXT_AFTER_CLOSING_QUOTE;
+			return only_spaces_so_far(&reader->parser) ? CSV_READER_SPACE_BEFORE_QUOTE
 				: CSV_READER_QUOTE_IN_UNQUOTED_FIELD;
 		}
 		if (!field_buffer_limit_hit)
@@ -707,11 +732,74 @@ skip_utf8_bom(CsvReader *reader, const char **data, size_t *len)
  * csv_reader_publish(): until then csv_reader_next() goes on handing out
  * the records published before, and the two may run on different threads.
  */
+/*
+ * UTF-16 is no encoding PostgreSQL has, and read as bytes it fails with
+ * a puzzling quote error, or gives fields full of NUL bytes: a stream that
+ * starts with a UTF-16 byte-order mark (FF FE or FE FF, never valid UTF-8)
+ * is refused as such.  A first byte that could start one is held back
+ * until the second arrives.  Returns how many bytes of data it took.
+ */
+static CsvReaderStatus release_held_byte(CsvReader *reader);
+
+static size_t
+check_utf16_bom(CsvReader *reader, const char *data, size_t len, CsvReaderStatus *status)
+{
+	unsigned char first;
+	unsigned char second;
+
+	size_t		taken = 0;
+
+	*status = CSV_READER_OK;
+	if (reader->utf16_checked || len == 0)
+		return 0;
+	if (reader->held_first_byte < 0)
+	{
+		first = (unsigned char) data[0];
+		if (first != 0xFF && first != 0xFE)
+		{
+			reader->utf16_checked = true;
+			return 0;
+		}
+		reader->held_first_byte = first;
+		taken = 1;
+		if (len == 1)
+			return taken;
+	}
+	first = (unsigned char) reader->held_first_byte;
+	second = (unsigned char) data[taken];
+	if ((first == 0xFF && second == 0xFE) || (first == 0xFE && second == 0xFF))
+		*status = CSV_READER_UTF16;
+	else
+		*status = release_held_byte(reader);
+	return taken;
+}
+
+/*
+ * The byte check_utf16_bom() held back is data after all; a stream that
+ * starts with it has no UTF-8 byte-order mark either.
+ */
+static CsvReaderStatus
+release_held_byte(CsvReader *reader)
+{
+	char		held = (char) reader->held_first_byte;
+
+	reader->utf16_checked = true;
+	reader->held_first_byte = -1;
+	reader->bom_pending = false;
+	return parse_bytes(reader, &held, 1);
+}
+
 CsvReaderStatus
 csv_reader_parse(CsvReader *reader, const char *data, size_t len)
 {
 	CsvReaderStatus status;
+	size_t		taken;
 
+	taken = check_utf16_bom(reader, data, len, &status);
+	data += taken;
+	len -= taken;
+	if (status != CSV_READER_OK || len == 0)
+		return status;
 	status = skip_utf8_bom(reader, &data, &len);
 	if (status != CSV_READER_OK || len == 0)
 		return status;
@@ -724,6 +812,13 @@ csv_reader_parse_end(CsvReader *reader)
 {
 	CsvReaderStatus status;
 
+	if (reader->held_first_byte >= 0)
+	{
+		/* a stream of one byte */
+		status = release_held_byte(reader);
+		if (status != CSV_READER_OK)
+			return status;
+	}
 	if (reader->bom_pending)
 	{
 		/* a stream shorter than a byte-order mark */
@@ -848,6 +943,10 @@ csv_reader_status_message(CsvReaderStatus status)
 			return "unterminated quoted field at end of data";
 		case CSV_READER_RECORD_TOO_LONG:
 			return "record longer than max_record_bytes";
+		case CSV_READER_SPACE_BEFORE_QUOTE:
+			return "space before the opening quote of a field";
+		case CSV_READER_UTF16:
+			return "the data is UTF-16 (it starts with a UTF-16 byte-order mark)";
 	}
 	return "unknown error";
 }

@@ -29,9 +29,11 @@ typedef enum CsvReaderStatus
 	CSV_READER_OK = 0,
 	CSV_READER_OUT_OF_MEMORY,
 	CSV_READER_QUOTE_IN_UNQUOTED_FIELD,
+	CSV_READER_SPACE_BEFORE_QUOTE,	/* that quote follows only spaces */
 	CSV_READER_TEXT_AFTER_CLOSING_QUOTE,
 	CSV_READER_UNTERMINATED_QUOTE,
-	CSV_READER_RECORD_TOO_LONG
+	CSV_READER_RECORD_TOO_LONG,
+	CSV_READER_UTF16			/* starts with a UTF-16 byte-order mark */
 } CsvReaderStatus;
 
 /* One field of a record, as handed out by csv_reader_next(). */

@@ -11,7 +11,9 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/pg_collation.h"
 #include "mb/pg_wchar.h"
+#include "utils/formatting.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
@@ -32,10 +34,10 @@ struct ExportScan
 	TupleDesc	tupdesc;
 	bool	   *needed;			/* by attribute index */
 	char	  **header_names;	/* by attribute index; NULL if dropped */
+	char	  **csv_names;		/* the header's spelling where it differs; or NULL */
 	int		   *field_to_att;	/* CSV field number -> attribute index or -1 */
 	bool	   *fields_to_keep; /* by CSV field number */
-	int			nmapped_fields;
-	int			expected_fields;	/* fields per record */
+	int			expected_fields;	/* fields per record, and entries of field_to_att */
 	bool		header_pending;
 	ValueConverter *converter;
 	bool		soft_errors;	/* on_error 'skip' tries rows without a subtransaction */
@@ -49,6 +51,7 @@ struct ExportScan
 
 	/* what an error context reports */
 	const char *current_column;
+	const char *current_csv_name;	/* the CSV's name for it, where it differs */
 	const char *current_value;
 
 	/* over all passes, for EXPLAIN ANALYZE */
@@ -97,6 +100,10 @@ scan_error_context(void *arg)
 		: psprintf("line %llu of %s", (unsigned long long) line, url);
 	if (scan->current_column == NULL)
 		errcontext("foreign table \"%s\", %s", relname, where);
+	else if (scan->current_csv_name != NULL)
+		errcontext("foreign table \"%s\", %s, column \"%s\" (CSV field \"%s\"): \"%s\"",
+				   relname, where, scan->current_column, scan->current_csv_name,
+				   printable_value(scan->current_value));
 	else
 		errcontext("foreign table \"%s\", %s, column \"%s\": \"%s\"",
 				   relname, where, scan->current_column,
@@ -132,29 +139,63 @@ describe_header(const CsvRecord *header, ValueConverter *converter)
 	return buf.data;
 }
 
-/* Index of the header field called name, or -1; ambiguity is an error. */
+/* a header field's name in the database encoding */
+static const char *
+header_field_name(ExportScan *scan, const CsvRecord *header, int i)
+{
+	return value_converter_to_server(scan->converter, header->fields[i].value,
+									 header->fields[i].len);
+}
+
+/* whether a header field's name is the column's, as header_match says */
+static bool
+names_match(const char *field_name, const char *name, bool case_insensitive)
+{
+	if (!case_insensitive)
+		return strcmp(field_name, name) == 0;
+	return strcmp(str_tolower(field_name, strlen(field_name), DEFAULT_COLLATION_OID),
+				  str_tolower(name, strlen(name), DEFAULT_COLLATION_OID)) == 0;
+}
+
+/*
+ * Index (in the header's kept fields) of the field called name, or -1;
+ * ambiguity is an error.
+ */
 static int
-find_header_field(ExportScan *scan, const CsvRecord *header, const char *name)
+find_header_field(ExportScan *scan, const CsvRecord *header, const char *name,
+				  bool case_insensitive)
 {
 	int			found = -1;
 	int			i;
 
 	for (i = 0; i < header->nkept; i++)
 	{
-		const char *field = value_converter_to_server(scan->converter,
-													  header->fields[i].value,
-													  header->fields[i].len);
-
-		if (strcmp(field, name) != 0)
+		if (!names_match(header_field_name(scan, header, i), name, case_insensitive))
 			continue;
 		if (found >= 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+					 case_insensitive ?
+					 errmsg("column \"%s\" matches more than one field of the CSV header", name) :
 					 errmsg("column \"%s\" appears more than once in the CSV header", name),
 					 errdetail("The header is: %s.", describe_header(header, scan->converter))));
-		found = header->fields[i].number;
+		found = i;
 	}
 	return found;
+}
+
+/* the hint for columns missing from the header: another case would match */
+static int
+missing_columns_hint(ExportScan *scan, const CsvRecord *header, const char *first_missing)
+{
+	int			i;
+
+	if (!scan->options->header_case_insensitive)
+		for (i = 0; i < header->nkept; i++)
+			if (names_match(header_field_name(scan, header, i), first_missing, true))
+				return errhint("The header has \"%s\"; the table option header_match 'case_insensitive' would match it.",
+							   header_field_name(scan, header, i));
+	return errhint("Use the column option \"column_name\" to read a column from a differently named CSV field.");
 }
 
 /*
@@ -167,6 +208,7 @@ map_header(ExportScan *scan, const CsvRecord *header)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(scan->cxt);
 	StringInfoData missing;
+	const char *first_missing = NULL;
 	bool	   *keep = palloc0(sizeof(bool) * header->nfields);
 	int			i;
 
@@ -179,15 +221,29 @@ map_header(ExportScan *scan, const CsvRecord *header)
 
 	for (i = 0; i < scan->tupdesc->natts; i++)
 	{
+		int			kept;
 		int			field;
+		const char *csv_name;
 
+		scan->csv_names[i] = NULL;
 		if (scan->header_names[i] == NULL)
 			continue;
-		field = find_header_field(scan, header, scan->header_names[i]);
-		if (field < 0)
+		kept = find_header_field(scan, header, scan->header_names[i],
+								 scan->options->header_case_insensitive);
+		if (kept < 0)
+		{
+			if (first_missing == NULL)
+				first_missing = scan->header_names[i];
 			appendStringInfo(&missing, "%s\"%s\"", missing.len > 0 ? ", " : "",
 							 scan->header_names[i]);
-		else if (scan->needed[i])
+			continue;
+		}
+		field = header->fields[kept].number;
+		csv_name = header_field_name(scan, header, kept);
+		/* an error's CONTEXT names the CSV's field too where it differs */
+		if (strcmp(csv_name, scan->header_names[i]) != 0)
+			scan->csv_names[i] = pstrdup(csv_name);
+		if (scan->needed[i])
 		{
 			scan->field_to_att[field] = i;
 			keep[field] = true;
@@ -199,9 +255,8 @@ map_header(ExportScan *scan, const CsvRecord *header)
 				 errmsg("columns of foreign table \"%s\" missing from the CSV header: %s",
 						RelationGetRelationName(scan->rel), missing.data),
 				 errdetail("The header is: %s.", describe_header(header, scan->converter)),
-				 errhint("Use the column option \"column_name\" to read a column from a differently named CSV field.")));
+				 missing_columns_hint(scan, header, first_missing)));
 
-	scan->nmapped_fields = header->nfields;
 	scan->expected_fields = header->nfields;
 	/* a rejected row is shown whole, so skipping keeps every field */
 	if (!scan->options->on_error_skip)
@@ -228,7 +283,6 @@ map_by_position(ExportScan *scan)
 		scan->fields_to_keep[field] = scan->needed[i];
 		field++;
 	}
-	scan->nmapped_fields = field;
 	scan->expected_fields = field;
 }
 
@@ -243,7 +297,7 @@ expect_header(ExportScan *scan)
 	scan->header_pending = scan->options->header;
 	if (!scan->options->header && !scan->options->on_error_skip)
 		record_stream_keep_fields(scan->stream, scan->fields_to_keep,
-								  scan->nmapped_fields);
+								  scan->expected_fields);
 }
 
 /* rejects reported as WARNINGs, where they cannot be recorded, per scan */
@@ -395,7 +449,7 @@ convert_fields(ExportScan *scan, const CsvRecord *record, Datum *values, bool *i
 	for (i = 0; i < record->nkept; i++)
 	{
 		const CsvField *field = &record->fields[i];
-		int			att = field->number < scan->nmapped_fields
+		int			att = field->number < scan->expected_fields
 			? scan->field_to_att[field->number] : -1;
 
 		if (att < 0)
@@ -410,6 +464,7 @@ convert_fields(ExportScan *scan, const CsvRecord *record, Datum *values, bool *i
 			continue;
 		}
 		scan->current_column = scan->header_names[att];
+		scan->current_csv_name = scan->csv_names[att];
 		scan->current_value = field->value;
 		if (!softly)
 			values[att] = value_converter_datum(scan->converter, att, field->value,
@@ -596,6 +651,7 @@ export_scan_begin(Relation rel, const CsvExportOptions *options, const char *url
 
 	scan->needed = palloc(sizeof(bool) * natts);
 	scan->header_names = palloc0(sizeof(char *) * natts);
+	scan->csv_names = palloc0(sizeof(char *) * natts);
 	for (i = 0; i < natts; i++)
 	{
 		Form_pg_attribute attr = TupleDescAttr(scan->tupdesc, i);

@@ -123,7 +123,6 @@ typedef struct BodyDecoder
 
 struct HttpTransfer
 {
-	HttpSession *session;
 	char		blocked_address[INET6_ADDRSTRLEN];	/* refused by open_socket() */
 	MemoryContext context;		/* the transfer's: URLs of later requests too */
 	const HttpOptions *options;
@@ -839,7 +838,6 @@ http_transfer_start(HttpSession *session, const HttpOptions *options, const char
 {
 	HttpTransfer *transfer = palloc0(sizeof(HttpTransfer));
 
-	transfer->session = session;
 	transfer->context = CurrentMemoryContext;
 	transfer->multi = session->multi;
 	transfer->options = options;

@@ -104,6 +104,7 @@ static const CsvExportOption valid_options[] = {
 	{"delimiter", ForeignTableRelationId},
 	{"quote", ForeignTableRelationId},
 	{"header", ForeignTableRelationId},
+	{"header_match", ForeignTableRelationId},
 	{"null", ForeignTableRelationId},
 	{"encoding", ForeignTableRelationId},
 
@@ -485,6 +486,8 @@ check_option_value(DefElem *def)
 	}
 	else if (strcmp(name, "on_error") == 0)
 		check_either(name, value, "stop", "skip");
+	else if (strcmp(name, "header_match") == 0)
+		check_either(name, value, "exact", "case_insensitive");
 	else if (strcmp(name, "bearer_token") == 0 || strcmp(name, "username") == 0 ||
 			 strcmp(name, "password") == 0 || strcmp(name, "user_agent") == 0)
 		check_no_newlines(name, value);
@@ -569,6 +572,8 @@ check_pagination_options(List *options)
 }
 
 /* Rules that involve more than one option of a foreign table. */
+static void check_delimiters_fit_encoding(DefElem *encoding_option, char delimiter, char quote);
+
 static void
 check_table_options(List *options)
 {
@@ -599,6 +604,41 @@ check_table_options(List *options)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("delimiter and quote must be different")));
+	check_delimiters_fit_encoding(find_option(options, "encoding"),
+								  delimiter ? *defGetString(delimiter) : ',',
+								  quote ? *defGetString(quote) : '"');
+}
+
+/*
+ * The reader splits fields on bytes before it converts them.  In the
+ * encodings PostgreSQL has for clients only (SJIS, BIG5, GBK, UHC,
+ * GB18030, JOHAB), a byte after the first of a character can be an ASCII
+ * byte from 0x30 on ('|', ';', '\\', digits, letters): such a delimiter or
+ * quote would split characters.  No such byte is below 0x30 (',', tab,
+ * either quote).
+ */
+static void
+check_delimiters_fit_encoding(DefElem *encoding_option, char delimiter, char quote)
+{
+	int			encoding;
+	char		byte;
+
+	if (encoding_option == NULL)
+		return;
+	encoding = pg_char_to_encoding(defGetString(encoding_option));
+	if (encoding < 0 || PG_VALID_BE_ENCODING(encoding))
+		return;
+	byte = ((unsigned char) delimiter >= 0x30) ? delimiter : quote;
+	if ((unsigned char) byte < 0x30)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("%s \"%c\" cannot be used with encoding %s",
+					byte == delimiter ? "delimiter" : "quote", byte,
+					pg_encoding_to_char(encoding)),
+			 errdetail("In %s that byte can be part of a multibyte character.",
+					   pg_encoding_to_char(encoding)),
+			 errhint("Use a delimiter and quote below '0' in ASCII, such as ',', a tab and '\"'.")));
 }
 
 static void
@@ -842,8 +882,12 @@ csv_export_resolve_options(ForeignServer *server, List *table_options, Oid useri
 		opts->null_string = defGetString(def);
 	if ((def = find_option(table_options, "encoding")) != NULL)
 		opts->encoding = pg_char_to_encoding(defGetString(def));
+	/* a table made before this was checked at CREATE */
+	check_delimiters_fit_encoding(def, opts->delimiter, opts->quote);
 	resolve_pagination(&opts->pagination, table_options);
 	opts->expected_rows = csv_export_integer_option(table_options, "expected_rows", -1);
+	opts->header_case_insensitive = (def = find_option(table_options, "header_match")) != NULL &&
+		strcmp(defGetString(def), "case_insensitive") == 0;
 	opts->on_error_skip = (def = find_option(table_options, "on_error")) != NULL &&
 		strcmp(defGetString(def), "skip") == 0;
 	opts->reject_limit = csv_export_integer_option(table_options, "reject_limit", -1);

@@ -39,6 +39,7 @@ struct RecordStream
 	size_t		pending_len;
 	bool		unpublished;	/* records parsed, or being parsed, not yet published */
 	CsvReaderStatus parse_status;	/* of a parse done in the backend */
+	CsvReaderStatus failed;		/* raised once the records before it are out */
 	uint64		line;			/* of the last record or CSV error; 0 if none */
 
 	/* paged exports */
@@ -141,6 +142,7 @@ start_reader(RecordStream *stream)
 	stream->pending = false;
 	stream->unpublished = false;
 	stream->parse_status = CSV_READER_OK;
+	stream->failed = CSV_READER_OK;
 	/* with a header, which fields to keep applies after it (take_header) */
 	if (stream->keep_set && !stream->options->header)
 		apply_keep(stream);
@@ -339,9 +341,17 @@ report_csv_error(RecordStream *stream, CsvReaderStatus status)
 				 errmsg("CSV record is longer than max_record_bytes (%lld bytes)",
 						(long long) stream->options->max_record_bytes),
 				 errhint("Raise the table option max_record_bytes, or skip such rows with on_error 'skip'.")));
+	if (status == CSV_READER_UTF16)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("export is encoded in UTF-16"),
+				 errdetail("It starts with a UTF-16 byte-order mark; PostgreSQL has no UTF-16 encoding."),
+				 errhint("Ask the API for UTF-8 (or another encoding PostgreSQL has, named in the table option encoding).")));
 	ereport(ERROR,
 			(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
-			 errmsg("malformed CSV: %s", csv_reader_status_message(status))));
+			 errmsg("malformed CSV: %s", csv_reader_status_message(status)),
+			 status == CSV_READER_SPACE_BEFORE_QUOTE ?
+			 errhint("RFC 4180 allows no space between a delimiter and a quoted field; the export must be fixed at its source.") : 0));
 }
 
 /*
@@ -500,7 +510,12 @@ parse_pending(RecordStream *stream)
 	stream->unpublished = true;
 }
 
-/* Hand the parsed records to csv_reader_next(), or raise the CSV error. */
+/*
+ * Hand the parsed records to csv_reader_next().  A CSV error the parse met
+ * is kept in stream->failed and raised once the records before it are
+ * handed out: errors come in the export's order, and a LIMIT satisfied
+ * before the error never sees it, wherever the chunks happen to end.
+ */
 static void
 publish_parsed(RecordStream *stream)
 {
@@ -512,10 +527,7 @@ publish_parsed(RecordStream *stream)
 	stream->parse_status = CSV_READER_OK;
 	stream->unpublished = false;
 	published = csv_reader_publish(stream->reader);
-	if (status == CSV_READER_OK)
-		status = published;
-	if (status != CSV_READER_OK)
-		report_csv_error(stream, status);
+	stream->failed = (status != CSV_READER_OK) ? status : published;
 }
 
 /*
@@ -553,10 +565,13 @@ record_stream_next(RecordStream *stream, bool restart_allowed, CsvRecord *record
 			stream->page_records++;
 			return RECORD_STREAM_RECORD;
 		}
+		if (stream->failed != CSV_READER_OK)
+			report_csv_error(stream, stream->failed);
 		if (stream->unpublished)
 		{
 			publish_parsed(stream);
-			if (!parse_ahead(stream, restart_allowed))
+			/* after an error, nothing more is parsed */
+			if (stream->failed == CSV_READER_OK && !parse_ahead(stream, restart_allowed))
 				return RECORD_STREAM_RESTARTED;
 			continue;
 		}
