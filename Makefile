@@ -9,7 +9,8 @@ OBJS = \
 	src/import.o \
 	src/option.o \
 	src/pagination.o \
-	src/parse_worker.o \
+	src/parse_thread.o \
+	src/parse_thread_backend.o \
 	src/privileged.o \
 	src/record_stream.o \
 	src/rejects.o \

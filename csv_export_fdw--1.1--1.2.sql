@@ -29,6 +29,261 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION csv_export._merge_directly(text, timestamptz) FROM PUBLIC;
 
+
+-- the conditions of the direct MERGE in one place, with _sync_match's own
+CREATE OR REPLACE FUNCTION csv_export._direct_merge_possible(target regclass) RETURNS boolean
+AS 'MODULE_PATHNAME', 'csv_export_direct_merge_possible'
+LANGUAGE C STABLE STRICT SET search_path = pg_catalog, pg_temp;
+
+/*
+ * csv_export._sync_statements, in named steps: the shape of the sync (keys,
+ * shared columns, the target's own columns), what a write sets, and the
+ * statements made of them.
+ */
+CREATE FUNCTION csv_export._sync_shape(
+  source regclass, target regclass, cursor_column text,
+  OUT keys text[], OUT copied text[], OUT casts text[], OUT cursor_type text,
+  OUT has_synced_at boolean, OUT has_deleted boolean)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+  missing text;
+BEGIN
+  SELECT array_agg(t.name ORDER BY t.name) FILTER (WHERE t.in_key)
+    INTO keys FROM csv_export._columns(target) t;
+  IF keys IS NULL THEN
+    RAISE EXCEPTION 'target table % has no primary key', target
+      USING ERRCODE = 'invalid_table_definition',
+            HINT = 'csv_export.sync upserts by primary key; add one to the target table.';
+  END IF;
+  SELECT string_agg(quote_ident(k), ', ') INTO missing FROM unnest(keys) k
+   WHERE NOT EXISTS (SELECT 1 FROM csv_export._columns(source) s WHERE s.name = k);
+  IF missing IS NOT NULL THEN
+    RAISE EXCEPTION 'source % lacks key column(s) % of target %', source, missing, target
+      USING ERRCODE = 'undefined_column';
+  END IF;
+
+  -- columns present in both, by name; _synced_at and _deleted are ours
+  SELECT array_agg(t.name ORDER BY t.name),
+         array_agg(format('CAST(%I AS %s) AS %I', t.name, t.type, t.name) ORDER BY t.name)
+    INTO copied, casts
+    FROM csv_export._columns(target) t JOIN csv_export._columns(source) s ON s.name = t.name
+   WHERE t.name <> ALL (ARRAY['_synced_at', '_deleted']);
+  SELECT EXISTS (SELECT 1 FROM csv_export._columns(target) c
+                  WHERE c.name = '_synced_at' AND c.type = 'timestamp with time zone'),
+         EXISTS (SELECT 1 FROM csv_export._columns(target) c
+                  WHERE c.name = '_deleted' AND c.type = 'boolean')
+    INTO has_synced_at, has_deleted;
+
+  IF cursor_column IS NOT NULL THEN
+    SELECT s.type INTO cursor_type FROM csv_export._columns(source) s WHERE s.name = cursor_column;
+    IF cursor_type IS NULL THEN
+      RAISE EXCEPTION 'cursor column "%" does not exist in source %', cursor_column, source
+        USING ERRCODE = 'undefined_column';
+    END IF;
+  END IF;
+END $$;
+
+/*
+ * What MERGE's UPDATE sets and INSERT writes (s is the export row, t the
+ * target's), and when a target row counts as changed: by image, as
+ * REFRESH MATERIALIZED VIEW CONCURRENTLY compares.  A row that comes back
+ * after a soft delete is live again; _synced_at is $1.
+ */
+CREATE FUNCTION csv_export._sync_assignments(
+  copied text[], keys text[], has_deleted boolean, has_synced_at boolean,
+  OUT updates text[], OUT inserts text[], OUT insert_values text[], OUT changed text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  SELECT array_agg(format('%1$I = s.%1$I', c)),
+         CASE WHEN count(*) > 0 THEN
+           format('NOT pg_catalog.record_image_eq(ROW(%s), ROW(%s))',
+                  string_agg('t.' || quote_ident(c), ', '), string_agg('s.' || quote_ident(c), ', '))
+         END
+    INTO updates, changed
+    FROM unnest(copied) c WHERE c <> ALL (keys);
+  SELECT array_agg(quote_ident(c)), array_agg('s.' || quote_ident(c))
+    INTO inserts, insert_values FROM unnest(copied) c;
+  IF has_deleted THEN
+    changed := concat_ws(' OR ', changed, 't._deleted IS NOT FALSE');
+    updates := updates || '_deleted = false'::text;
+    inserts := inserts || '_deleted'::text;
+    insert_values := insert_values || 'false'::text;
+  END IF;
+  IF has_synced_at THEN
+    updates := updates || '_synced_at = $1'::text;
+    inserts := inserts || '_synced_at'::text;
+    insert_values := insert_values || '$1'::text;
+  END IF;
+END $$;
+
+/*
+ * The statements of a sync: staging (fetch the export once, into a
+ * temporary table, numbered in export order so that the last row of a
+ * key wins), merge (from staging), delete_missing (hard or soft delete of
+ * keys absent from staging), and direct_merge (staging and merge in one
+ * pass, for a full sync: _sync_match passes on only new and changed rows,
+ * the changed ones with the ctid of the target row to update).  An
+ * incremental sync re-reads the checkpoint's own value (>=).
+ */
+CREATE OR REPLACE FUNCTION csv_export._sync_statements(
+  source regclass, target regclass, cursor_column text, cursor_before text,
+  OUT staging text, OUT merge text, OUT delete_missing text, OUT direct_merge text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+  src_name  text := csv_export._qualified_name(source);
+  tgt_name  text := csv_export._qualified_name(target);
+  shape     record := csv_export._sync_shape(source, target, cursor_column);
+  writes    record := csv_export._sync_assignments(shape.copied, shape.keys,
+                                                   shape.has_deleted, shape.has_synced_at);
+  casts     text[] := shape.casts;
+  where_sql text := '';
+  key_match text;
+  key_list  text;
+  on_write  text;
+BEGIN
+  SELECT string_agg(format('t.%1$I OPERATOR(pg_catalog.=) s.%1$I', k), ' AND '),
+         string_agg(quote_ident(k), ', ')
+    INTO key_match, key_list FROM unnest(shape.keys) k;
+  on_write := format(' WHEN NOT MATCHED THEN INSERT (%s) VALUES (%s)',
+                     array_to_string(writes.inserts, ', '), array_to_string(writes.insert_values, ', '));
+
+  -- _deleted false in the export row, so that a soft-deleted row counts as changed
+  direct_merge := format(
+    'MERGE INTO %s t USING (SELECT * FROM (SELECT r.*, csv_export._sync_match(%s::pg_catalog.regclass, r) AS _csv_export_tid '
+    'FROM (SELECT %s%s FROM %s) r) m WHERE _csv_export_tid IS NULL '
+    'OR _csv_export_tid OPERATOR(pg_catalog.<>) ''(0,0)''::pg_catalog.tid) s '
+    'ON t.ctid OPERATOR(pg_catalog.=) s._csv_export_tid',
+    tgt_name, target::oid, array_to_string(casts, ', '),
+    CASE WHEN shape.has_deleted THEN ', false AS _deleted' ELSE '' END, src_name)
+    || CASE WHEN writes.updates IS NOT NULL
+            THEN format(' WHEN MATCHED THEN UPDATE SET %s', array_to_string(writes.updates, ', '))
+            ELSE '' END
+    || on_write;
+
+  IF cursor_column IS NOT NULL THEN
+    casts := casts || format('%I AS _csv_export_cursor', cursor_column);
+    IF cursor_before IS NOT NULL THEN
+      where_sql := format(' WHERE %I OPERATOR(pg_catalog.>=) CAST(%L AS %s)',
+                          cursor_column, cursor_before, shape.cursor_type);
+    END IF;
+  END IF;
+  staging := format(
+    'CREATE TEMPORARY TABLE csv_export_sync_staging ON COMMIT DROP AS '
+    'SELECT pg_catalog.row_number() OVER () AS _csv_export_ord, %s FROM %s%s',
+    array_to_string(casts, ', '), src_name, where_sql);
+  merge := format(
+    'MERGE INTO %s t USING (SELECT DISTINCT ON (%s) * FROM pg_temp.csv_export_sync_staging '
+    'ORDER BY %s, _csv_export_ord DESC) s ON %s',
+    tgt_name, key_list, key_list, key_match)
+    || CASE WHEN writes.changed IS NOT NULL
+            THEN format(' WHEN MATCHED AND (%s) THEN UPDATE SET %s',
+                        writes.changed, array_to_string(writes.updates, ', '))
+            ELSE '' END
+    || on_write;
+
+  delete_missing := format('NOT EXISTS (SELECT 1 FROM pg_temp.csv_export_sync_staging s WHERE %s)',
+                           key_match);
+  IF shape.has_deleted THEN
+    delete_missing := format('UPDATE %s t SET _deleted = true%s WHERE t._deleted IS NOT TRUE AND %s',
+                             tgt_name, CASE WHEN shape.has_synced_at THEN ', _synced_at = $1' ELSE '' END,
+                             delete_missing);
+  ELSE
+    delete_missing := format('DELETE FROM %s t WHERE %s', tgt_name, delete_missing);
+  END IF;
+END $$;
+
+/*
+ * A sync through staging: the export fetched once into a temporary table,
+ * then merged; with a cursor, its largest value (as text) for the
+ * checkpoint.
+ */
+CREATE FUNCTION csv_export._merge_staged(
+  staging text, merge text, cursor_column text, synced_at timestamptz,
+  OUT fetched bigint, OUT upserted bigint, OUT cursor_max text)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF to_regclass('pg_temp.csv_export_sync_staging') IS NOT NULL THEN
+    DROP TABLE pg_temp.csv_export_sync_staging;  -- an earlier sync in this transaction
+  END IF;
+  EXECUTE staging;
+  GET DIAGNOSTICS fetched = ROW_COUNT;
+  IF cursor_column IS NOT NULL THEN
+    EXECUTE 'SELECT pg_catalog.to_jsonb(pg_catalog.max(_csv_export_cursor)) '
+            'OPERATOR(pg_catalog.#>>) ''{}'' FROM pg_temp.csv_export_sync_staging'
+      INTO cursor_max;
+  END IF;
+  EXECUTE merge USING synced_at;
+  GET DIAGNOSTICS upserted = ROW_COUNT;
+END $$;
+
+/*
+ * One run's work on the data, in the caller's transaction: merge the export
+ * (in one pass where it can, else staged), count the rows the scan
+ * rejected, and delete what the export lacks.  A cursor needs the export's
+ * largest value and delete_missing its keys: those syncs, and an export
+ * with repeated keys, go through staging.
+ */
+CREATE FUNCTION csv_export._apply_export(
+  source regclass, target regclass, cursor_column text, cursor_before text,
+  delete_missing boolean, started_at timestamptz,
+  OUT fetched bigint, OUT upserted bigint, OUT deleted bigint, OUT rejected bigint,
+  OUT cursor_after text)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+  statements record := csv_export._sync_statements(source, target, cursor_column, cursor_before);
+  staged     boolean := cursor_column IS NOT NULL OR delete_missing
+                        OR NOT csv_export._direct_merge_possible(target);
+  merged     record;
+  repeated   text;
+BEGIN
+  deleted := 0;
+  IF NOT staged THEN
+    BEGIN
+      PERFORM csv_export._sync_match_rows();
+      upserted := csv_export._merge_directly(statements.direct_merge, started_at);
+      fetched := csv_export._sync_match_rows();
+    EXCEPTION WHEN cardinality_violation THEN  -- from _sync_match alone
+      GET STACKED DIAGNOSTICS repeated = MESSAGE_TEXT;
+      PERFORM csv_export._report(format('%s: staging it, so that the last row of each key wins',
+                                        repeated));
+      staged := true;
+    END;
+  END IF;
+  IF staged THEN
+    merged := csv_export._merge_staged(statements.staging, statements.merge, cursor_column,
+                                       started_at);
+    fetched := merged.fetched;
+    upserted := merged.upserted;
+    cursor_after := merged.cursor_max;
+  END IF;
+  cursor_after := coalesce(cursor_after, cursor_before);
+
+  -- rows the scan skipped (on_error 'skip') in this run
+  SELECT count(*) INTO rejected FROM csv_export.rejects r
+   WHERE r.foreign_table = source AND r.rejected_at >= started_at
+     AND r.transaction_id = pg_current_xact_id();
+  PERFORM csv_export._report(format('%s rows fetched, %s upserted%s', fetched, upserted,
+    CASE WHEN rejected > 0 THEN format(', %s rejected', rejected) ELSE '' END));
+
+  IF delete_missing AND fetched = 0 THEN
+    RAISE WARNING 'export % has no rows; nothing was deleted from %', source, target
+      USING DETAIL = 'An empty export is more likely an API hiccup than every row deleted.';
+  ELSIF delete_missing THEN
+    EXECUTE statements.delete_missing USING started_at;
+    GET DIAGNOSTICS deleted = ROW_COUNT;
+    PERFORM csv_export._report(format('%s rows deleted', deleted));
+  END IF;
+END $$;
+
+REVOKE ALL ON FUNCTION csv_export._sync_shape(regclass, regclass, text),
+                       csv_export._sync_assignments(text[], text[], boolean, boolean),
+                       csv_export._merge_staged(text, text, text, timestamptz),
+                       csv_export._apply_export(regclass, regclass, text, text, boolean, timestamptz)
+  FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION csv_export._sync_routines() RETURNS regprocedure[]
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT ARRAY['csv_export.sync(regclass,regclass,text,boolean)',
@@ -45,6 +300,10 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
                'csv_export._check_sync_arguments(text,boolean)',
                'csv_export._sync_statements(regclass,regclass,text,text)',
                'csv_export._merge_directly(text,timestamptz)',
+               'csv_export._sync_shape(regclass,regclass,text)',
+               'csv_export._sync_assignments(text[],text[],boolean,boolean)',
+               'csv_export._merge_staged(text,text,text,timestamptz)',
+               'csv_export._apply_export(regclass,regclass,text,text,boolean,timestamptz)',
                'csv_export._require_pg_cron()',
                'csv_export._run_start(regclass,regclass,text)',
                'csv_export._run_claim(bigint)',
@@ -56,6 +315,7 @@ $$;
 DO $$
 DECLARE
   runner regrole;
+  routine regprocedure;
 BEGIN
   FOR runner IN
     SELECT a.grantee::regrole
@@ -63,14 +323,18 @@ BEGIN
      WHERE p.oid = 'csv_export.sync(regclass,regclass,text,boolean)'::pg_catalog.regprocedure
        AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0 AND a.grantee <> p.proowner
   LOOP
-    EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION csv_export._merge_directly(text, timestamptz) TO %s',
-                              runner);
+    FOREACH routine IN ARRAY csv_export._sync_routines() LOOP
+      EXECUTE pg_catalog.format('GRANT EXECUTE ON ROUTINE %s TO %s', routine, runner);
+    END LOOP;
   END LOOP;
 END $$;
 
 /*
  * A procedure that commits cannot pin its search_path with SET: every
- * function, operator and table in it is schema-qualified instead.
+ * function, operator and table in it is schema-qualified instead.  It keeps
+ * the run's record: on record before the run starts, one sync per target
+ * at a time, the checkpoint committed with the data, a failure recorded
+ * for good and then raised.
  */
 CREATE OR REPLACE PROCEDURE csv_export.sync(source regclass, target regclass,
                                             cursor_column text DEFAULT NULL,
@@ -81,20 +345,13 @@ DECLARE
   can_commit    boolean := csv_export._transaction_control_allowed();
   this_run      bigint;
   started_at    timestamptz;
-  statements    record;
   cursor_before text;
-  cursor_after  text;
-  fetched       bigint;
-  upserted      bigint := 0;
-  deleted       bigint := 0;
-  rejected      bigint := 0;
-  run_status    text;
+  applied       record;
   err_sqlstate  text;
   err_message   text;
   err_detail    text;
   err_hint      text;
   err_context   text;
-  staged        boolean;
 BEGIN
   PERFORM csv_export._check_sync_arguments(cursor_column, delete_missing);
 
@@ -117,65 +374,15 @@ BEGIN
       CASE WHEN cursor_before IS NOT NULL
            THEN pg_catalog.format(' (rows with %I >= %s)', cursor_column, cursor_before)
            WHEN cursor_column IS NOT NULL THEN ' (all rows: no cursor yet)' ELSE '' END));
-    statements := csv_export._sync_statements(source, target, cursor_column, cursor_before);
-    -- a cursor needs the export's largest value and delete_missing its keys:
-    -- those syncs, and an export with repeated keys, go through staging
-    staged := cursor_column IS NOT NULL OR delete_missing
-              OR NOT csv_export._direct_merge_possible(target);
-    IF NOT staged THEN
-      BEGIN
-        PERFORM csv_export._sync_match_rows();
-        upserted := csv_export._merge_directly(statements.direct_merge, started_at);
-        fetched := csv_export._sync_match_rows();
-      EXCEPTION WHEN cardinality_violation THEN  -- from _sync_match alone
-        GET STACKED DIAGNOSTICS err_message = MESSAGE_TEXT;
-        PERFORM csv_export._report(pg_catalog.format(
-          '%s: staging it, so that the last row of each key wins', err_message));
-        err_message := NULL;
-        staged := true;
-      END;
-    END IF;
-
-    IF staged THEN
-      IF pg_catalog.to_regclass('pg_temp.csv_export_sync_staging') IS NOT NULL THEN
-        DROP TABLE pg_temp.csv_export_sync_staging;  -- an earlier sync in this transaction
-      END IF;
-      EXECUTE statements.staging;
-      GET DIAGNOSTICS fetched = ROW_COUNT;
-      IF cursor_column IS NOT NULL THEN
-        EXECUTE 'SELECT pg_catalog.to_jsonb(pg_catalog.max(_csv_export_cursor)) '
-                'OPERATOR(pg_catalog.#>>) ''{}'' FROM pg_temp.csv_export_sync_staging'
-          INTO cursor_after;
-      END IF;
-      EXECUTE statements.merge USING started_at;
-      GET DIAGNOSTICS upserted = ROW_COUNT;
-    END IF;
-    cursor_after := coalesce(cursor_after, cursor_before);
-    -- rows the scan skipped (on_error 'skip') in this run
-    SELECT pg_catalog.count(*) INTO rejected FROM csv_export.rejects r
-     WHERE r.foreign_table OPERATOR(pg_catalog.=) sync.source
-       AND r.rejected_at OPERATOR(pg_catalog.>=) started_at
-       AND r.transaction_id OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id();
-    PERFORM csv_export._report(pg_catalog.format('%s rows fetched, %s upserted%s', fetched, upserted,
-      CASE WHEN rejected OPERATOR(pg_catalog.>) 0
-           THEN pg_catalog.format(', %s rejected', rejected) ELSE '' END));
-
-    IF delete_missing AND fetched OPERATOR(pg_catalog.=) 0 THEN
-      RAISE WARNING 'export % has no rows; nothing was deleted from %', source, target
-        USING DETAIL = 'An empty export is more likely an API hiccup than every row deleted.';
-    ELSIF delete_missing THEN
-      EXECUTE statements.delete_missing USING started_at;
-      GET DIAGNOSTICS deleted = ROW_COUNT;
-      PERFORM csv_export._report(pg_catalog.format('%s rows deleted', deleted));
-    END IF;
-
+    applied := csv_export._apply_export(source, target, cursor_column, cursor_before,
+                                        delete_missing, started_at);
     -- the checkpoint commits together with the data
     PERFORM csv_export._run_finish(this_run, 'succeeded', NULL, NULL, cursor_before,
-                                   cursor_after, started_at, fetched, upserted, deleted,
-                                   rejected);
+                                   applied.cursor_after, started_at, applied.fetched,
+                                   applied.upserted, applied.deleted, applied.rejected);
     PERFORM csv_export._report(pg_catalog.format('checkpoint saved%s',
       CASE WHEN cursor_column IS NOT NULL
-           THEN pg_catalog.format(' (cursor %s)', coalesce(cursor_after, 'unset'))
+           THEN pg_catalog.format(' (cursor %s)', coalesce(applied.cursor_after, 'unset'))
            ELSE '' END));
   EXCEPTION WHEN OTHERS OR query_canceled THEN
     -- everything the block did is undone; keep the error to record it.
@@ -188,11 +395,11 @@ BEGIN
   IF err_sqlstate IS NULL THEN
     RETURN;
   END IF;
-
-  run_status := CASE WHEN err_sqlstate OPERATOR(pg_catalog.=) '57014' THEN 'interrupted'
-                     ELSE 'failed' END;
-  PERFORM csv_export._run_finish(this_run, run_status, err_message, err_sqlstate, cursor_before,
-                                 cursor_before, started_at, NULL, 0, 0, NULL);
+  PERFORM csv_export._run_finish(this_run,
+                                 CASE WHEN err_sqlstate OPERATOR(pg_catalog.=) '57014'
+                                      THEN 'interrupted' ELSE 'failed' END,
+                                 err_message, err_sqlstate, cursor_before, cursor_before,
+                                 started_at, NULL, 0, 0, NULL);
   -- record the failure for good, then fail the CALL, so that a scheduler
   -- sees the run fail; inside a transaction block the record goes with it
   IF can_commit THEN

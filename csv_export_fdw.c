@@ -38,6 +38,14 @@
 #include "utils/sampling.h"
 
 #include "src/csv_export_fdw.h"
+#include "src/convert.h"
+#include "src/export_scan.h"
+#include "src/http.h"
+#include "src/import.h"
+#include "src/option.h"
+#include "src/pagination.h"
+#include "src/parse_thread_backend.h"
+#include "src/url.h"
 
 PG_MODULE_MAGIC;
 
@@ -108,7 +116,7 @@ void
 _PG_init(void)
 {
 	http_global_init();
-	parse_worker_define_guc();
+	parse_thread_define_guc();
 	MarkGUCPrefixReserved("csv_export_fdw");
 }
 

@@ -102,10 +102,21 @@ SET datestyle = 'ISO, YMD';
 CREATE FOREIGN TABLE unterminated_rows (id int, label text) SERVER bad_api
   OPTIONS (path 'unterminated.csv', on_error 'skip');
 SELECT * FROM unterminated_rows;
--- so does malformed CSV
+-- malformed CSV (a stray quote, text after a closing quote) is skipped up
+-- to the end of its line and reading goes on at the next; a quoted field
+-- the broken line opens makes the next line malformed too
 CREATE FOREIGN TABLE stray_quote_rows (id int, label text) SERVER bad_api
   OPTIONS (path 'stray_quote.csv', on_error 'skip');
 SELECT * FROM stray_quote_rows;
+CREATE FOREIGN TABLE malformed_rows (id int, label text) SERVER bad_api
+  OPTIONS (path 'malformed_middle.csv', on_error 'skip');
+SELECT * FROM malformed_rows;
+SELECT foreign_table, line, column_name, error, raw_record FROM rejected
+ WHERE foreign_table IN ('stray_quote_rows'::regclass, 'malformed_rows'::regclass);
+DELETE FROM csv_export.rejects;
+-- stopping, the first of them ends the scan after the rows before it
+ALTER FOREIGN TABLE malformed_rows OPTIONS (SET on_error 'stop');
+SELECT * FROM malformed_rows;
 
 -- a role that may only read the foreign table still gets its rows
 -- skipped and recorded, and sees those rejects; the rejects of a table it

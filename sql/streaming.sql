@@ -99,4 +99,15 @@ SELECT line, left(error, 40) AS error FROM csv_export.rejects
   WHERE foreign_table = 'user_bad_late'::regclass;
 SELECT count(*) FROM user_long;
 
+-- the backend has one parsing thread, started by its first scan and
+-- reused by every scan after (scans that failed included); two scans
+-- open at once (both sides of a join) share it: one parses on it, the
+-- other in the backend, and the rows are right
+SELECT count(*) AS backend_threads FROM pg_ls_dir('/proc/self/task');
+SELECT count(*) FROM user_long;
+SELECT count(*) FROM user_long;
+SELECT count(*) AS backend_threads FROM pg_ls_dir('/proc/self/task');
+SELECT count(*) FROM user_small a JOIN user_long b ON a.id = b.id AND a.email = b.email;
+SELECT count(*) AS backend_threads FROM pg_ls_dir('/proc/self/task');
+
 DROP SERVER stream_api CASCADE;

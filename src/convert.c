@@ -23,6 +23,7 @@
 
 #include "compat.h"
 #include "csv_export_fdw.h"
+#include "convert.h"
 
 typedef struct ColumnInput
 {
@@ -197,6 +198,23 @@ value_converter_check_encoding(ValueConverter *converter, const char *value, siz
 }
 
 /*
+ * Whether s starts with an ISO 8601 calendar date, "YYYY-MM-DD", that is a
+ * real date (year 1 on); its parts then in year, month and day.  The one
+ * reading of dates for the timestamp fast path and IMPORT's inference.
+ */
+bool
+parse_iso_date(const char *s, size_t len, int *year, int *month, int *day)
+{
+	if (len < 10 || s[4] != '-' || s[7] != '-')
+		return false;
+	*year = parse_digits(s, 4);
+	*month = parse_digits(s + 5, 2);
+	*day = parse_digits(s + 8, 2);
+	return *year >= 1 && *month >= 1 && *month <= 12 && *day >= 1 &&
+		*day <= day_tab[isleap(*year)][*month - 1];
+}
+
+/*
  * The commonest timestamp of exports, "2024-12-01T10:15:30Z" (optionally
  * with up to six fraction digits, a space for the T, or "+00:00"), parsed
  * directly.  timestamptz_in costs about half a second per million values;
@@ -218,18 +236,13 @@ parse_iso_utc_timestamp(const char *s, size_t len, TimestampTz *result)
 	int			usec = 0;
 	size_t		pos = 19;
 
-	if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') ||
-		s[13] != ':' || s[16] != ':')
+	if (len < 20 || !parse_iso_date(s, len, &year, &month, &day) ||
+		(s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
 		return false;
-	year = parse_digits(s, 4);
-	month = parse_digits(s + 5, 2);
-	day = parse_digits(s + 8, 2);
 	hour = parse_digits(s + 11, 2);
 	minute = parse_digits(s + 14, 2);
 	second = parse_digits(s + 17, 2);
-	if (year < 1 || month < 1 || month > 12 || day < 1 ||
-		day > day_tab[isleap(year)][month - 1] ||
-		hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59)
+	if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59)
 		return false;
 
 	if (s[pos] == '.')

@@ -37,6 +37,7 @@ typedef struct BatchRecord
 	uint64_t	line;
 	uint64_t	terminators_before; /* line ends libcsv reported before it */
 	bool		too_long;
+	CsvReaderStatus malformed;	/* CSV_READER_OK, or why it was skipped */
 	size_t		bytes;			/* field bytes so far */
 	int			nfields;
 	int			nkept;
@@ -51,7 +52,8 @@ typedef enum SkipState
 	SKIP_FIELD_START,
 	SKIP_UNQUOTED,
 	SKIP_QUOTED,
-	SKIP_AFTER_QUOTE
+	SKIP_AFTER_QUOTE,
+	SKIP_TO_LINE_END			/* a malformed record: quotes mean nothing */
 } SkipState;
 
 /*
@@ -117,6 +119,7 @@ struct CsvReader
 	/* longest record, and what to do with a longer one */
 	size_t		max_record_bytes;
 	bool		skip_long_records;
+	bool		skip_malformed_records;
 	SkipState	skip_state;		/* SKIP_NONE unless skipping a long record */
 	bool		record_too_long;	/* stop: a record was too long */
 	uint64_t	long_record_line;	/* ... starting on this line */
@@ -281,6 +284,7 @@ start_record(CsvReader *reader)
 	reader->current.line = reader->line;
 	reader->current.terminators_before = reader->terminators;
 	reader->current.too_long = false;
+	reader->current.malformed = CSV_READER_OK;
 	reader->current.bytes = 0;
 	reader->current.nfields = 0;
 	reader->current.nkept = 0;
@@ -301,15 +305,16 @@ push_record(CsvReader *reader)
 }
 
 /*
- * A record went over max_record_bytes: drop what was kept of it, and either
- * hand it out as a too_long marker (skip) or stop.
+ * A record went over max_record_bytes, or was malformed and skipped: drop
+ * what was kept of it, and either hand it out as a marker without fields
+ * (skip) or stop.
  */
 static void
 end_long_record(CsvReader *reader)
 {
 	reader->parsing->nfields = reader->current.first_field;
 	reader->parsing->bytes_len = reader->current.first_byte;
-	if (!reader->skip_long_records)
+	if (reader->current.malformed == CSV_READER_OK && !reader->skip_long_records)
 	{
 		reader->record_too_long = true;
 		reader->long_record_line = reader->current.line;
@@ -441,6 +446,20 @@ csv_reader_limit_record(CsvReader *reader, size_t max_bytes, bool skip_longer)
 }
 
 /*
+ * With skip, a malformed record (a quote inside an unquoted field, text
+ * after a closing quote) does not stop the reader: it is handed out as a
+ * record with malformed set and no fields, and reading starts again on the
+ * next line, whatever quotes the rest of the broken line holds (as DuckDB's
+ * ignore_errors does).  A quoted field with a line break after the fault
+ * can make the next line malformed too, and it is skipped in turn.
+ */
+void
+csv_reader_skip_malformed(CsvReader *reader, bool skip)
+{
+	reader->skip_malformed_records = skip;
+}
+
+/*
  * libcsv grows its field buffer by a fixed block, which is quadratic for a
  * long field.  Making the block as large as the buffer before each chunk
  * turns that into doubling across chunks.
@@ -494,6 +513,7 @@ skip_long_record(CsvReader *reader, const char *data, size_t len)
 				}
 				break;
 			case SKIP_UNQUOTED:
+			case SKIP_TO_LINE_END:
 			case SKIP_NONE:
 				break;
 		}
@@ -508,7 +528,8 @@ skip_long_record(CsvReader *reader, const char *data, size_t len)
 			start_record(reader);
 			return pos;
 		}
-		reader->skip_state = (c == delim) ? SKIP_FIELD_START : SKIP_UNQUOTED;
+		if (reader->skip_state != SKIP_TO_LINE_END)
+			reader->skip_state = (c == delim) ? SKIP_FIELD_START : SKIP_UNQUOTED;
 	}
 	return pos;
 }
@@ -653,6 +674,16 @@ only_spaces_so_far(const struct csv_parser *parser)
 	return true;
 }
 
+/* what libcsv's parse error was; it leaves the offending field's state */
+static CsvReaderStatus
+parse_error_status(const struct csv_parser *parser)
+{
+	if (parser->quoted)
+		return CSV_READER_TEXT_AFTER_CLOSING_QUOTE;
+	return only_spaces_so_far(parser) ? CSV_READER_SPACE_BEFORE_QUOTE
+		: CSV_READER_QUOTE_IN_UNQUOTED_FIELD;
+}
+
 static CsvReaderStatus
 parse_bytes(CsvReader *reader, const char *data, size_t len)
 {
@@ -685,11 +716,15 @@ parse_bytes(CsvReader *reader, const char *data, size_t len)
 			return CSV_READER_OK;
 		if (csv_error(&reader->parser) == CSV_EPARSE)
 		{
-			/* libcsv leaves the state of the offending field in place */
-			if (reader->parser.quoted)
-				return CSV_READER_TEXT_AFTER_CLOSING_QUOTE;
-			return only_spaces_so_far(&reader->parser) ? CSV_READER_SPACE_BEFORE_QUOTE
-				: CSV_READER_QUOTE_IN_UNQUOTED_FIELD;
+			CsvReaderStatus status = parse_error_status(&reader->parser);
+
+			if (!reader->skip_malformed_records)
+				return status;
+			reader->current.malformed = status;
+			reader->skip_state = SKIP_TO_LINE_END;
+			data += parsed;
+			len -= parsed;
+			continue;
 		}
 		if (!field_buffer_limit_hit)
 			return CSV_READER_OUT_OF_MEMORY;
@@ -908,6 +943,7 @@ csv_reader_next(CsvReader *reader, CsvRecord *record)
 
 	record->line = batch_record->line;
 	record->too_long = batch_record->too_long;
+	record->malformed = batch_record->malformed;
 	record->nfields = batch_record->nfields;
 	record->nkept = batch_record->nkept;
 	/* fields may still be unallocated when no record kept a field */

@@ -49,6 +49,7 @@ typedef struct CsvRecord
 {
 	uint64_t	line;			/* physical line the record starts on, 1-based */
 	bool		too_long;		/* over the byte limit and skipped: no fields */
+	CsvReaderStatus malformed;	/* CSV_READER_OK, or why it was skipped: no fields */
 	int			nfields;		/* fields in the record, kept or not */
 	int			nkept;			/* entries in fields[] */
 	const CsvField *fields;		/* only the fields the caller asked to keep */
@@ -58,6 +59,7 @@ extern CsvReader *csv_reader_create(char delimiter, char quote, bool strip_utf8_
 extern void csv_reader_destroy(CsvReader *reader);
 extern bool csv_reader_keep_fields(CsvReader *reader, const bool *keep, int nkeep);
 extern void csv_reader_limit_record(CsvReader *reader, size_t max_bytes, bool skip_longer);
+extern void csv_reader_skip_malformed(CsvReader *reader, bool skip);
 
 /*
  * Parsing and reading may run on two threads: csv_reader_parse() and

@@ -19,6 +19,12 @@
 #include "utils/resowner.h"
 
 #include "csv_export_fdw.h"
+#include "convert.h"
+#include "export_scan.h"
+#include "option.h"
+#include "record_stream.h"
+#include "rejects.h"
+#include "url.h"
 
 /* Longest stretch of a bad value quoted in an error context. */
 #define CONTEXT_VALUE_MAX		80
@@ -331,7 +337,7 @@ reject_row(ExportScan *scan, const CsvRecord *record, const char *column,
 		rejects_insert(RelationGetRelid(scan->rel), url,
 					   scan->options->pagination.mode != PAGINATION_NONE ? page : 0,
 					   record->line, column, error,
-					   record->too_long ? NULL
+					   (record->too_long || record->malformed != CSV_READER_OK) ? NULL
 					   : rejects_record_text(record, scan->options->delimiter,
 											 scan->options->quote));
 	scan->rows_rejected++;
@@ -373,6 +379,8 @@ record_shape_problem(ExportScan *scan, const CsvRecord *record)
 	if (record->too_long)
 		return psprintf(_("record is longer than max_record_bytes (%lld bytes)"),
 						(long long) scan->options->max_record_bytes);
+	if (record->malformed != CSV_READER_OK)
+		return psprintf(_("malformed CSV: %s"), csv_reader_status_message(record->malformed));
 	if (record->nfields == scan->expected_fields)
 		return NULL;
 	if (scan->options->header)

@@ -53,6 +53,9 @@
 #include "utils/timestamp.h"
 
 #include "csv_export_fdw.h"
+#include "http.h"
+#include "option.h"
+#include "url.h"
 
 /* How much body we hold before pausing the transfer. */
 #define BODY_BUFFER_SIZE		(512 * 1024)

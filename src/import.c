@@ -24,6 +24,11 @@
 #include "utils/datetime.h"
 
 #include "csv_export_fdw.h"
+#include "convert.h"
+#include "import.h"
+#include "option.h"
+#include "record_stream.h"
+#include "url.h"
 
 #define DEFAULT_SAMPLE_ROWS		1000
 
@@ -77,15 +82,7 @@ date_length(const char *s, size_t len)
 				month,
 				day;
 
-	if (len < 10 || s[4] != '-' || s[7] != '-')
-		return 0;
-	year = parse_digits(s, 4);
-	month = parse_digits(s + 5, 2);
-	day = parse_digits(s + 8, 2);
-	if (year < 1 || month < 1 || month > 12 || day < 1 ||
-		day > day_tab[isleap(year)][month - 1])
-		return 0;
-	return 10;
+	return parse_iso_date(s, len, &year, &month, &day) ? 10 : 0;
 }
 
 /* "HH:MM[:SS[.fraction]]"; returns its length or 0 */

@@ -25,6 +25,9 @@
 #include "utils/varlena.h"
 
 #include "csv_export_fdw.h"
+#include "option.h"
+#include "pagination.h"
+#include "url.h"
 
 typedef struct CsvExportOption
 {

@@ -14,6 +14,10 @@
 #include <ctype.h>
 
 #include "csv_export_fdw.h"
+#include "http.h"
+#include "option.h"
+#include "pagination.h"
+#include "url.h"
 
 /*
  * The URL of the rel="next" link in a Link header value such as

@@ -26,6 +26,7 @@
 #include "utils/syscache.h"
 
 #include "csv_export_fdw.h"
+#include "privileged.h"
 
 /* Owner of the extension's schema, who owns its tables. */
 static Oid

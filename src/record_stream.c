@@ -12,7 +12,7 @@
  * stream, or an ERROR anywhere, releases everything.
  *
  * Once a page's header is in, chunks are parsed on a thread of the stream's
- * (parse_worker.c), one chunk ahead: while the records of one chunk are
+ * (parse_thread.c), one chunk ahead: while the records of one chunk are
  * used, the thread parses the next, and the one after that is received.
  */
 #include "postgres.h"
@@ -22,6 +22,12 @@
 #include "utils/memutils.h"
 
 #include "csv_export_fdw.h"
+#include "http.h"
+#include "option.h"
+#include "pagination.h"
+#include "parse_thread_backend.h"
+#include "record_stream.h"
+#include "url.h"
 
 struct RecordStream
 {
@@ -33,7 +39,8 @@ struct RecordStream
 	bool		input_done;		/* of the current page */
 
 	/* parsing */
-	ParseWorker *worker;		/* NULL: parse in the backend */
+	ParseThread *parser;		/* the backend's thread; NULL: parse in the backend */
+	MemoryContextCallback give_back_parser;
 	bool		pending;		/* a chunk was read and is still to be parsed */
 	const char *pending_data;	/* NULL: the end of the page's data */
 	size_t		pending_len;
@@ -91,8 +98,8 @@ release_reader(void *arg)
 {
 	ReaderRelease *release = arg;
 
-	if (release->stream->worker)
-		(void) parse_worker_wait(release->stream->worker);
+	if (release->stream->parser)
+		parse_thread_settle(release->stream->parser);
 	csv_reader_destroy(release->reader);
 }
 
@@ -100,8 +107,8 @@ release_reader(void *arg)
 static void
 wait_for_parse(RecordStream *stream)
 {
-	if (stream->worker && parse_worker_busy(stream->worker))
-		stream->parse_status = parse_worker_wait(stream->worker);
+	if (stream->parser && parse_thread_busy(stream->parser))
+		stream->parse_status = parse_thread_finish(stream->parser);
 }
 
 static void
@@ -136,6 +143,7 @@ start_reader(RecordStream *stream)
 	MemoryContextRegisterResetCallback(stream->page_cxt, &release->callback);
 	csv_reader_limit_record(stream->reader, (size_t) stream->options->max_record_bytes,
 							stream->options->on_error_skip);
+	csv_reader_skip_malformed(stream->reader, stream->options->on_error_skip);
 	stream->header_pending = stream->options->header;
 	stream->page_records = 0;
 	stream->input_done = false;
@@ -283,6 +291,25 @@ fetch_pages_ahead(RecordStream *stream)
 }
 
 /* Start fetching url; the stream lives in a child of CurrentMemoryContext. */
+/* the stream's context goes: the thread is free for the next stream */
+static void
+give_back_parse_thread(void *arg)
+{
+	parse_thread_give_back((ParseThread *) arg);
+}
+
+/* Parse on the backend's thread where it is free (see parse_thread_backend.c). */
+static void
+borrow_parse_thread(RecordStream *stream)
+{
+	stream->parser = parse_thread_borrow();
+	if (stream->parser == NULL)
+		return;
+	stream->give_back_parser.func = give_back_parse_thread;
+	stream->give_back_parser.arg = stream->parser;
+	MemoryContextRegisterResetCallback(stream->cxt, &stream->give_back_parser);
+}
+
 RecordStream *
 record_stream_open(const CsvExportOptions *options, const char *url)
 {
@@ -297,7 +324,7 @@ record_stream_open(const CsvExportOptions *options, const char *url)
 	stream->session = http_session_create();
 	stream->first_url = pagination_first_url(options, url);
 	stream->first_origin = url_origin(stream->first_url);
-	stream->worker = parse_worker_start();
+	borrow_parse_thread(stream);
 	MemoryContextSwitchTo(oldcxt);
 	start_page(stream, stream->first_url);
 	return stream;
@@ -397,6 +424,11 @@ take_header(RecordStream *stream, const CsvRecord *record)
 
 	stream->header_pending = false;
 	/* skipping a record is for rows: without its header no row can be read */
+	if (record->malformed != CSV_READER_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+				 errmsg("malformed CSV in the header of page %d: %s",
+						stream->page, csv_reader_status_message(record->malformed))));
 	if (record->too_long)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -500,8 +532,8 @@ parse_pending(RecordStream *stream)
 {
 	if (stream->pending_data == NULL)
 		stream->parse_status = csv_reader_parse_end(stream->reader);
-	else if (stream->worker && !stream->header_pending)
-		parse_worker_begin(stream->worker, stream->reader,
+	else if (stream->parser && !stream->header_pending)
+		parse_thread_begin(stream->parser, stream->reader,
 						   stream->pending_data, stream->pending_len);
 	else
 		stream->parse_status = csv_reader_parse(stream->reader, stream->pending_data,
@@ -539,7 +571,7 @@ publish_parsed(RecordStream *stream)
 static bool
 parse_ahead(RecordStream *stream, bool restart_allowed)
 {
-	if (stream->worker == NULL || stream->header_pending)
+	if (stream->parser == NULL || stream->header_pending)
 		return true;
 	if (!stream->pending && !stream->input_done && !fetch_chunk(stream, restart_allowed))
 		return false;

@@ -16,6 +16,8 @@
 #include "utils/builtins.h"
 
 #include "csv_export_fdw.h"
+#include "privileged.h"
+#include "rejects.h"
 
 /* How much of a rejected record is kept. */
 #define MAX_RAW_RECORD_BYTES	8192

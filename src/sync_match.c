@@ -52,6 +52,7 @@
 #include "compat.h"
 
 PG_FUNCTION_INFO_V1(csv_export_sync_match);
+PG_FUNCTION_INFO_V1(csv_export_direct_merge_possible);
 PG_FUNCTION_INFO_V1(csv_export_sync_match_rows);
 
 /* one column of the export row compared with the target's */
@@ -254,6 +255,38 @@ sync_match_xact_callback(XactEvent event, void *arg)
 }
 
 /*
+ * What the direct MERGE needs of its target, in one place: csv_export.sync
+ * asks (csv_export._direct_merge_possible) to choose between it and
+ * staging, and _sync_match refuses a target without it, whoever calls.
+ * A partitioned table has no single primary key index to look keys up in;
+ * under row-level security the lookups would see rows the policies hide.
+ */
+static bool
+is_plain_table(Oid relid)
+{
+	return get_rel_relkind(relid) == RELKIND_RELATION;
+}
+
+static bool
+under_row_security(Oid relid)
+{
+	return check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED;
+}
+
+/* csv_export._direct_merge_possible(target) */
+Datum
+csv_export_direct_merge_possible(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+
+	/* declared STRICT; NULL-safe also if it is called some other way */
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	relid = PG_GETARG_OID(0);
+	PG_RETURN_BOOL(is_plain_table(relid) && !under_row_security(relid));
+}
+
+/*
  * Before any lock is taken: a role that may read no column of the target
  * learns nothing from it, not even whether a lock on it is free.
  */
@@ -277,7 +310,7 @@ require_select_privilege(SyncMatch *match)
 	Oid			relid = RelationGetRelid(target);
 	int			i;
 
-	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
+	if (under_row_security(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("csv_export._sync_match cannot read \"%s\" under row-level security",
@@ -410,7 +443,7 @@ open_target(SyncMatch *match, HeapTupleHeader row)
 	Oid			key_oid;
 
 	match->target = table_open(match->target_oid, AccessShareLock);
-	if (match->target->rd_rel->relkind != RELKIND_RELATION)
+	if (!is_plain_table(match->target_oid))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("csv_export._sync_match needs a plain table, not \"%s\"",

@@ -27,6 +27,7 @@
 #include "utils/timestamp.h"
 
 #include "csv_export_fdw.h"
+#include "privileged.h"
 
 PG_FUNCTION_INFO_V1(csv_export_run_start);
 PG_FUNCTION_INFO_V1(csv_export_run_claim);

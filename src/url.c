@@ -13,6 +13,7 @@
 #include "lib/stringinfo.h"
 
 #include "csv_export_fdw.h"
+#include "url.h"
 
 /* Query parameter names containing one of these are treated as secrets. */
 static const char *const secret_param_words[] = {

@@ -66,6 +66,17 @@ static const TestCase cases[] = {
 	CSV_READER_SPACE_BEFORE_QUOTE, 0, false},
 	{"quote after spaces and text", "a\n  b\"\n", 0, NULL, 0, "1:[a] !2",
 	CSV_READER_QUOTE_IN_UNQUOTED_FIELD, 0, false},
+	/* skipping: a malformed record is handed out as such, and reading goes on at the next line */
+	{"stray quote skipped", "a,b\n1,x\"y\n2,z\n", 0, NULL, 0, "1:[a|b] 2:<malformed 2> 3:[2|z] ",
+	CSV_READER_OK, 0, true},
+	{"text after closing quote skipped, quotes after it ignored", "a,b\n\"1\"x,\"q\n3,4\n5,6",
+	0, NULL, 0, "1:[a|b] 2:<malformed 4> 3:[3|4] 4:[5|6] ", CSV_READER_OK, 0, true},
+	{"malformed last line without newline", "a\nb\"c", 0, NULL, 0, "1:[a] 2:<malformed 2> ",
+	CSV_READER_OK, 0, true},
+	{"malformed after quoted newlines", "\"a\nb\",1\nx\"y,2\nc,3\n", 0, NULL, 0,
+	"1:[a\nb|1] 3:<malformed 2> 4:[c|3] ", CSV_READER_OK, 0, true},
+	{"unterminated quote still stops", "a\n\"open\n", 0, NULL, 0, "1:[a] !2",
+	CSV_READER_UNTERMINATED_QUOTE, 0, true},
 	{"text after closing quote", "\"a\"b\n", 0, NULL, 0, "!1", CSV_READER_TEXT_AFTER_CLOSING_QUOTE, 0, false},
 	/* records over a limit of 8 bytes of field data in two fields */
 	{"long record stops", "a,b\n1234,56789\nc,d\n", 0, NULL, 0, "1:[a|b] !2",
@@ -135,6 +146,13 @@ dump_record(Buffer *out, const CsvRecord *record, bool numbered)
 		append_str(out, prefix);
 		return;
 	}
+	if (record->malformed != CSV_READER_OK)
+	{
+		snprintf(prefix, sizeof(prefix), "%llu:<malformed %d> ",
+				 (unsigned long long) record->line, (int) record->malformed);
+		append_str(out, prefix);
+		return;
+	}
 	if (record->nkept == 0)
 	{
 		snprintf(prefix, sizeof(prefix), "%llu:{%d} ",
@@ -194,6 +212,7 @@ parse_in_chunks(const TestCase *tc, const char *input, size_t len,
 		abort();
 	if (tc->max_record_bytes)
 		csv_reader_limit_record(reader, tc->max_record_bytes, tc->skip_long);
+	csv_reader_skip_malformed(reader, tc->skip_long);
 	out->len = 0;
 	append_str(out, "");
 	while (pos < len && status == CSV_READER_OK)

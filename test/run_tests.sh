@@ -49,12 +49,37 @@ gcc -Wall -Wextra -Werror -g -fsanitize=address,undefined -fno-sanitize-recover=
 "$WORK_DIR/csv_reader_test" | tee "$WORK_DIR/csv_reader_test.out" || true
 add_counts "$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$WORK_DIR/csv_reader_test.out" || echo '0 passed, 1 failed')"
 
-log "CSV reader on two threads (outside the server, with ThreadSanitizer)"
+log "the parsing thread and the CSV reader (outside the server, with ThreadSanitizer)"
 gcc -Wall -Wextra -Werror -g -O1 -fsanitize=thread -pthread \
 	-o "$WORK_DIR/csv_reader_thread_test" "$PROJECT_DIR/test/csv_reader_thread_test.c" \
-	"$PROJECT_DIR/src/csv_reader.c" -lcsv
-"$WORK_DIR/csv_reader_thread_test" | tee "$WORK_DIR/csv_reader_thread_test.out" || true
+	"$PROJECT_DIR/src/csv_reader.c" "$PROJECT_DIR/src/parse_thread.c" -lcsv
+# a data race stops the test before it prints its counts
+TSAN_OPTIONS=halt_on_error=1 "$WORK_DIR/csv_reader_thread_test" \
+	| tee "$WORK_DIR/csv_reader_thread_test.out" || true
 add_counts "$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$WORK_DIR/csv_reader_thread_test.out" || echo '0 passed, 1 failed')"
+
+log "what the parsing thread runs calls nothing of PostgreSQL's"
+# csv_reader.c and parse_thread.c run on the parsing thread, where a
+# PostgreSQL function (palloc, ereport, ...) would be a crash waiting to
+# happen: every symbol they leave undefined must be libc's, pthreads' or
+# libcsv's
+thread_symbols_ok=true
+for part in csv_reader parse_thread; do
+	gcc -O2 -c -o "$WORK_DIR/$part.o" "$PROJECT_DIR/src/$part.c"
+	foreign=$(nm -u "$WORK_DIR/$part.o" | awk '{print $2}' | grep -Ev \
+		'^(_GLOBAL_OFFSET_TABLE_|csv_[a-z_]+|pthread_[a-z_]+|sig[a-z]+|clock_gettime|(m|c|re|aligned_)alloc|free|mem(chr|cpy|move|set|cmp)|strlen|abort|__stack_chk_fail)$' || true)
+	if [ -n "$foreign" ]; then
+		echo "src/$part.c calls what the parsing thread may not: $foreign"
+		thread_symbols_ok=false
+	fi
+done
+if $thread_symbols_ok; then
+	echo "parsing thread symbols                                 ok"
+	add_counts "1 passed, 0 failed"
+else
+	echo "parsing thread symbols                                 FAILED"
+	add_counts "0 passed, 1 failed"
+fi
 
 log "fuzzing the CSV reader for ${FUZZ_SECONDS:-20} s (libFuzzer), then replaying kept crash inputs"
 if make -C "$PROJECT_DIR" -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}" >"$WORK_DIR/fuzz.log" 2>&1; then

@@ -51,7 +51,8 @@ check_records(CsvReader *reader, size_t limit, Reading *reading)
 		reading->last_line = record.line;
 		mix(reading, record.line);
 		mix(reading, (uint64_t) record.nfields * 2 + record.too_long);
-		if (record.too_long)
+		mix(reading, (uint64_t) record.malformed);
+		if (record.too_long || record.malformed != CSV_READER_OK)
 		{
 			CHECK(record.nfields == 0 && record.nkept == 0);
 			continue;
@@ -92,6 +93,7 @@ read_in_chunks(const uint8_t *settings, const uint8_t *data, size_t size, size_t
 	limit = settings[1] ? (size_t) settings[1] * 4 : SIZE_MAX;
 	if (settings[1])
 		csv_reader_limit_record(reader, limit, (settings[0] & 16) != 0);
+	csv_reader_skip_malformed(reader, (settings[0] & 32) != 0);
 	if (settings[3] != 0xff)
 	{
 		for (i = 0; i < 8; i++)

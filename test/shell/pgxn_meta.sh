@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # META.json, for PGXN: valid JSON with the keys the PGXN meta spec requires,
-# and its versions in step with the extension's control file.
+# and its versions in step with the extension's control file; so is the
+# version requests name in their User-Agent.
 set -euo pipefail
 project=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 python3 - "$project" <<'PY'
@@ -19,5 +20,7 @@ control = open(f"{project}/csv_export_fdw.control").read()
 default = re.search(r"default_version = '([^']+)'", control).group(1)
 assert meta["version"].startswith(default + "."), f"version {meta['version']} vs control {default}"
 assert meta["provides"]["csv_export_fdw"]["version"] == meta["version"]
+agent = re.search(r'#define CSV_EXPORT_FDW_VERSION "([^"]+)"', open(f"{project}/src/option.h").read())
+assert agent and agent.group(1) == default, f"User-Agent version vs control {default}"
 print("META.json ok")
 PY

@@ -1,0 +1,30 @@
+/*
+ * record_stream.h
+ *		The CSV records of an export as the bytes arrive, page after page.
+ */
+#ifndef CSV_EXPORT_RECORD_STREAM_H
+#define CSV_EXPORT_RECORD_STREAM_H
+
+#include "csv_reader.h"
+#include "option.h"
+
+typedef struct RecordStream RecordStream;
+
+typedef enum RecordStreamResult
+{
+	RECORD_STREAM_RECORD,
+	RECORD_STREAM_END,
+	RECORD_STREAM_RESTARTED		/* retried from the start: forget the records */
+} RecordStreamResult;
+
+extern RecordStream *record_stream_open(const CsvExportOptions *options, const char *url);
+extern RecordStreamResult record_stream_next(RecordStream *stream, bool restart_allowed,
+											 CsvRecord *record);
+extern void record_stream_keep_fields(RecordStream *stream, const bool *keep, int nkeep);
+extern uint64 record_stream_line(const RecordStream *stream);
+extern uint64 record_stream_bytes(const RecordStream *stream);
+extern int	record_stream_requests(const RecordStream *stream);
+extern int	record_stream_page(const RecordStream *stream, const char **display_url);
+extern void record_stream_close(RecordStream *stream);
+
+#endif							/* CSV_EXPORT_RECORD_STREAM_H */
