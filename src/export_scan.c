@@ -34,7 +34,6 @@ struct ExportScan
 	Relation	rel;
 	const CsvExportOptions *options;
 	char	   *url;
-	char	   *display_url;	/* redacted */
 
 	/* what the caller needs, and where it comes from in the CSV */
 	TupleDesc	tupdesc;
@@ -92,15 +91,17 @@ scan_error_context(void *arg)
 	ExportScan *scan = arg;
 	const char *relname = RelationGetRelationName(scan->rel);
 	uint64		line = scan->stream ? record_stream_line(scan->stream) : 0;
-	const char *url = scan->display_url;
+	const char *url;
 	char	   *where;
-	int			page = scan->stream ? record_stream_page(scan->stream, &url) : 1;
+	int			page;
 
+	/* before the first record there is no line to point at */
 	if (line == 0)
 	{
 		errcontext("foreign table \"%s\"", relname);
 		return;
 	}
+	page = record_stream_page(scan->stream, &url);
 	/* a paged export says which page the line is on */
 	where = page > 1 ? psprintf("page %d, line %llu of %s", page, (unsigned long long) line, url)
 		: psprintf("line %llu of %s", (unsigned long long) line, url);
@@ -653,7 +654,6 @@ export_scan_begin(Relation rel, const CsvExportOptions *options, const char *url
 	scan->rel = rel;
 	scan->options = options;
 	scan->url = pstrdup(url);
-	scan->display_url = url_redact(url);
 	scan->tupdesc = RelationGetDescr(rel);
 	natts = scan->tupdesc->natts;
 

@@ -833,11 +833,13 @@ begin_request(HttpTransfer *transfer)
 }
 
 /*
- * Start fetching url.  The transfer lives as long as CurrentMemoryContext;
- * resetting or deleting that context aborts it and frees everything.
+ * Start fetching url (display_url: the same, redacted by the caller, for
+ * messages).  The transfer lives as long as CurrentMemoryContext; resetting
+ * or deleting that context aborts it and frees everything.
  */
 HttpTransfer *
-http_transfer_start(HttpSession *session, const HttpOptions *options, const char *url)
+http_transfer_start(HttpSession *session, const HttpOptions *options, const char *url,
+					const char *display_url)
 {
 	HttpTransfer *transfer = palloc0(sizeof(HttpTransfer));
 
@@ -846,7 +848,7 @@ http_transfer_start(HttpSession *session, const HttpOptions *options, const char
 	transfer->options = options;
 	transfer->post = options->post;
 	transfer->url = pstrdup(url);
-	transfer->display_url = url_redact(url);
+	transfer->display_url = pstrdup(display_url);
 	if (url_origin(url) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),

@@ -22,7 +22,7 @@ extern void http_global_init(void);
 extern HttpSession *http_session_create(void);
 extern void http_session_advance(HttpSession *session);
 extern HttpTransfer *http_transfer_start(HttpSession *session, const HttpOptions *options,
-										 const char *url);
+										 const char *url, const char *display_url);
 extern bool http_transfer_headers_complete(const HttpTransfer *transfer);
 extern HttpReadResult http_transfer_read(HttpTransfer *transfer, bool restart_allowed,
 										 const char **data, size_t *len);

@@ -75,6 +75,7 @@ struct RecordStream
 typedef struct FetchedPage
 {
 	char	   *url;
+	char	   *display_url;	/* redacted, once for the page and its transfer */
 	MemoryContext cxt;			/* holds the transfer */
 	HttpTransfer *transfer;
 } FetchedPage;
@@ -181,10 +182,12 @@ fetch_page(RecordStream *stream, const char *url)
 	FetchedPage *page = palloc0(sizeof(FetchedPage));
 
 	page->url = pstrdup(url);
+	page->display_url = url_redact(url);
 	page->cxt = AllocSetContextCreate(stream->cxt, "csv_export_fdw page",
 									  ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(page->cxt);
-	page->transfer = http_transfer_start(stream->session, &stream->options->http, url);
+	page->transfer = http_transfer_start(stream->session, &stream->options->http, url,
+										 page->display_url);
 	MemoryContextSwitchTo(oldcxt);
 	return page;
 }
@@ -243,7 +246,7 @@ start_page(RecordStream *stream, char *url)
 	stream->page++;
 	oldcxt = MemoryContextSwitchTo(stream->cxt);
 	stream->page_urls = lappend(stream->page_urls, pstrdup(url));
-	stream->page_display_url = url_redact(url);
+	stream->page_display_url = page->display_url;
 	MemoryContextSwitchTo(oldcxt);
 	start_reader(stream);
 }
