@@ -38,45 +38,54 @@ LANGUAGE C STABLE STRICT SET search_path = pg_catalog, pg_temp;
 /*
  * csv_export._sync_statements, in named steps: the shape of the sync (keys,
  * shared columns, the target's own columns), what a write sets, and the
- * statements made of them.
+ * statements made of them.  Functions that name the tables in messages run
+ * on the caller's search_path, as the procedure does, so that the names read
+ * as the caller wrote them; like the procedure they qualify everything.
  */
 CREATE FUNCTION csv_export._sync_shape(
   source regclass, target regclass, cursor_column text,
   OUT keys text[], OUT copied text[], OUT casts text[], OUT cursor_type text,
   OUT has_synced_at boolean, OUT has_deleted boolean)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 #variable_conflict use_variable
 DECLARE
   missing text;
 BEGIN
-  SELECT array_agg(t.name ORDER BY t.name) FILTER (WHERE t.in_key)
+  SELECT pg_catalog.array_agg(t.name ORDER BY t.name) FILTER (WHERE t.in_key)
     INTO keys FROM csv_export._columns(target) t;
   IF keys IS NULL THEN
     RAISE EXCEPTION 'target table % has no primary key', target
       USING ERRCODE = 'invalid_table_definition',
             HINT = 'csv_export.sync upserts by primary key; add one to the target table.';
   END IF;
-  SELECT string_agg(quote_ident(k), ', ') INTO missing FROM unnest(keys) k
-   WHERE NOT EXISTS (SELECT 1 FROM csv_export._columns(source) s WHERE s.name = k);
+  SELECT pg_catalog.string_agg(pg_catalog.quote_ident(k), ', ') INTO missing
+    FROM pg_catalog.unnest(keys) k
+   WHERE NOT EXISTS (SELECT 1 FROM csv_export._columns(source) s
+                      WHERE s.name OPERATOR(pg_catalog.=) k);
   IF missing IS NOT NULL THEN
     RAISE EXCEPTION 'source % lacks key column(s) % of target %', source, missing, target
       USING ERRCODE = 'undefined_column';
   END IF;
 
   -- columns present in both, by name; _synced_at and _deleted are ours
-  SELECT array_agg(t.name ORDER BY t.name),
-         array_agg(format('CAST(%I AS %s) AS %I', t.name, t.type, t.name) ORDER BY t.name)
+  SELECT pg_catalog.array_agg(t.name ORDER BY t.name),
+         pg_catalog.array_agg(pg_catalog.format('CAST(%I AS %s) AS %I', t.name, t.type, t.name)
+                              ORDER BY t.name)
     INTO copied, casts
-    FROM csv_export._columns(target) t JOIN csv_export._columns(source) s ON s.name = t.name
-   WHERE t.name <> ALL (ARRAY['_synced_at', '_deleted']);
+    FROM csv_export._columns(target) t JOIN csv_export._columns(source) s
+           ON s.name OPERATOR(pg_catalog.=) t.name
+   WHERE t.name OPERATOR(pg_catalog.<>) ALL (ARRAY['_synced_at', '_deleted']);
   SELECT EXISTS (SELECT 1 FROM csv_export._columns(target) c
-                  WHERE c.name = '_synced_at' AND c.type = 'timestamp with time zone'),
+                  WHERE c.name OPERATOR(pg_catalog.=) '_synced_at'
+                    AND c.type OPERATOR(pg_catalog.=) 'timestamp with time zone'),
          EXISTS (SELECT 1 FROM csv_export._columns(target) c
-                  WHERE c.name = '_deleted' AND c.type = 'boolean')
+                  WHERE c.name OPERATOR(pg_catalog.=) '_deleted'
+                    AND c.type OPERATOR(pg_catalog.=) 'boolean')
     INTO has_synced_at, has_deleted;
 
   IF cursor_column IS NOT NULL THEN
-    SELECT s.type INTO cursor_type FROM csv_export._columns(source) s WHERE s.name = cursor_column;
+    SELECT s.type INTO cursor_type FROM csv_export._columns(source) s
+     WHERE s.name OPERATOR(pg_catalog.=) cursor_column;
     IF cursor_type IS NULL THEN
       RAISE EXCEPTION 'cursor column "%" does not exist in source %', cursor_column, source
         USING ERRCODE = 'undefined_column';
@@ -129,7 +138,7 @@ END $$;
 CREATE OR REPLACE FUNCTION csv_export._sync_statements(
   source regclass, target regclass, cursor_column text, cursor_before text,
   OUT staging text, OUT merge text, OUT delete_missing text, OUT direct_merge text)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 #variable_conflict use_variable
 DECLARE
   src_name  text := csv_export._qualified_name(source);
@@ -143,54 +152,56 @@ DECLARE
   key_list  text;
   on_write  text;
 BEGIN
-  SELECT string_agg(format('t.%1$I OPERATOR(pg_catalog.=) s.%1$I', k), ' AND '),
-         string_agg(quote_ident(k), ', ')
-    INTO key_match, key_list FROM unnest(shape.keys) k;
-  on_write := format(' WHEN NOT MATCHED THEN INSERT (%s) VALUES (%s)',
-                     array_to_string(writes.inserts, ', '), array_to_string(writes.insert_values, ', '));
+  SELECT pg_catalog.string_agg(pg_catalog.format('t.%1$I OPERATOR(pg_catalog.=) s.%1$I', k), ' AND '),
+         pg_catalog.string_agg(pg_catalog.quote_ident(k), ', ')
+    INTO key_match, key_list FROM pg_catalog.unnest(shape.keys) k;
+  on_write := pg_catalog.format(' WHEN NOT MATCHED THEN INSERT (%s) VALUES (%s)',
+                                pg_catalog.array_to_string(writes.inserts, ', '),
+                                pg_catalog.array_to_string(writes.insert_values, ', '));
 
   -- _deleted false in the export row, so that a soft-deleted row counts as changed
-  direct_merge := format(
+  direct_merge := pg_catalog.concat(pg_catalog.format(
     'MERGE INTO %s t USING (SELECT * FROM (SELECT r.*, csv_export._sync_match(%s::pg_catalog.regclass, r) AS _csv_export_tid '
     'FROM (SELECT %s%s FROM %s) r) m WHERE _csv_export_tid IS NULL '
     'OR _csv_export_tid OPERATOR(pg_catalog.<>) ''(0,0)''::pg_catalog.tid) s '
     'ON t.ctid OPERATOR(pg_catalog.=) s._csv_export_tid',
-    tgt_name, target::oid, array_to_string(casts, ', '),
-    CASE WHEN shape.has_deleted THEN ', false AS _deleted' ELSE '' END, src_name)
-    || CASE WHEN writes.updates IS NOT NULL
-            THEN format(' WHEN MATCHED THEN UPDATE SET %s', array_to_string(writes.updates, ', '))
-            ELSE '' END
-    || on_write;
+    tgt_name, target::oid, pg_catalog.array_to_string(casts, ', '),
+    CASE WHEN shape.has_deleted THEN ', false AS _deleted' ELSE '' END, src_name),
+    CASE WHEN writes.updates IS NOT NULL
+         THEN pg_catalog.format(' WHEN MATCHED THEN UPDATE SET %s',
+                                pg_catalog.array_to_string(writes.updates, ', '))
+    END,
+    on_write);
 
   IF cursor_column IS NOT NULL THEN
-    casts := casts || format('%I AS _csv_export_cursor', cursor_column);
+    casts := pg_catalog.array_append(casts, pg_catalog.format('%I AS _csv_export_cursor', cursor_column));
     IF cursor_before IS NOT NULL THEN
-      where_sql := format(' WHERE %I OPERATOR(pg_catalog.>=) CAST(%L AS %s)',
-                          cursor_column, cursor_before, shape.cursor_type);
+      where_sql := pg_catalog.format(' WHERE %I OPERATOR(pg_catalog.>=) CAST(%L AS %s)',
+                                     cursor_column, cursor_before, shape.cursor_type);
     END IF;
   END IF;
-  staging := format(
+  staging := pg_catalog.format(
     'CREATE TEMPORARY TABLE csv_export_sync_staging ON COMMIT DROP AS '
     'SELECT pg_catalog.row_number() OVER () AS _csv_export_ord, %s FROM %s%s',
-    array_to_string(casts, ', '), src_name, where_sql);
-  merge := format(
+    pg_catalog.array_to_string(casts, ', '), src_name, where_sql);
+  merge := pg_catalog.concat(pg_catalog.format(
     'MERGE INTO %s t USING (SELECT DISTINCT ON (%s) * FROM pg_temp.csv_export_sync_staging '
     'ORDER BY %s, _csv_export_ord DESC) s ON %s',
-    tgt_name, key_list, key_list, key_match)
-    || CASE WHEN writes.changed IS NOT NULL
-            THEN format(' WHEN MATCHED AND (%s) THEN UPDATE SET %s',
-                        writes.changed, array_to_string(writes.updates, ', '))
-            ELSE '' END
-    || on_write;
+    tgt_name, key_list, key_list, key_match),
+    CASE WHEN writes.changed IS NOT NULL
+         THEN pg_catalog.format(' WHEN MATCHED AND (%s) THEN UPDATE SET %s',
+                                writes.changed, pg_catalog.array_to_string(writes.updates, ', '))
+    END,
+    on_write);
 
-  delete_missing := format('NOT EXISTS (SELECT 1 FROM pg_temp.csv_export_sync_staging s WHERE %s)',
-                           key_match);
+  delete_missing := pg_catalog.format(
+    'NOT EXISTS (SELECT 1 FROM pg_temp.csv_export_sync_staging s WHERE %s)', key_match);
   IF shape.has_deleted THEN
-    delete_missing := format('UPDATE %s t SET _deleted = true%s WHERE t._deleted IS NOT TRUE AND %s',
-                             tgt_name, CASE WHEN shape.has_synced_at THEN ', _synced_at = $1' ELSE '' END,
-                             delete_missing);
+    delete_missing := pg_catalog.format(
+      'UPDATE %s t SET _deleted = true%s WHERE t._deleted IS NOT TRUE AND %s',
+      tgt_name, CASE WHEN shape.has_synced_at THEN ', _synced_at = $1' ELSE '' END, delete_missing);
   ELSE
-    delete_missing := format('DELETE FROM %s t WHERE %s', tgt_name, delete_missing);
+    delete_missing := pg_catalog.format('DELETE FROM %s t WHERE %s', tgt_name, delete_missing);
   END IF;
 END $$;
 
@@ -230,7 +241,7 @@ CREATE FUNCTION csv_export._apply_export(
   delete_missing boolean, started_at timestamptz,
   OUT fetched bigint, OUT upserted bigint, OUT deleted bigint, OUT rejected bigint,
   OUT cursor_after text)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql AS $$
 #variable_conflict use_variable
 DECLARE
   statements record := csv_export._sync_statements(source, target, cursor_column, cursor_before);
@@ -247,8 +258,8 @@ BEGIN
       fetched := csv_export._sync_match_rows();
     EXCEPTION WHEN cardinality_violation THEN  -- from _sync_match alone
       GET STACKED DIAGNOSTICS repeated = MESSAGE_TEXT;
-      PERFORM csv_export._report(format('%s: staging it, so that the last row of each key wins',
-                                        repeated));
+      PERFORM csv_export._report(pg_catalog.format(
+        '%s: staging it, so that the last row of each key wins', repeated));
       staged := true;
     END;
   END IF;
@@ -262,19 +273,21 @@ BEGIN
   cursor_after := coalesce(cursor_after, cursor_before);
 
   -- rows the scan skipped (on_error 'skip') in this run
-  SELECT count(*) INTO rejected FROM csv_export.rejects r
-   WHERE r.foreign_table = source AND r.rejected_at >= started_at
-     AND r.transaction_id = pg_current_xact_id();
-  PERFORM csv_export._report(format('%s rows fetched, %s upserted%s', fetched, upserted,
-    CASE WHEN rejected > 0 THEN format(', %s rejected', rejected) ELSE '' END));
+  SELECT pg_catalog.count(*) INTO rejected FROM csv_export.rejects r
+   WHERE r.foreign_table OPERATOR(pg_catalog.=) source
+     AND r.rejected_at OPERATOR(pg_catalog.>=) started_at
+     AND r.transaction_id OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id();
+  PERFORM csv_export._report(pg_catalog.format('%s rows fetched, %s upserted%s', fetched, upserted,
+    CASE WHEN rejected OPERATOR(pg_catalog.>) 0
+         THEN pg_catalog.format(', %s rejected', rejected) ELSE '' END));
 
-  IF delete_missing AND fetched = 0 THEN
+  IF delete_missing AND fetched OPERATOR(pg_catalog.=) 0 THEN
     RAISE WARNING 'export % has no rows; nothing was deleted from %', source, target
       USING DETAIL = 'An empty export is more likely an API hiccup than every row deleted.';
   ELSIF delete_missing THEN
     EXECUTE statements.delete_missing USING started_at;
     GET DIAGNOSTICS deleted = ROW_COUNT;
-    PERFORM csv_export._report(format('%s rows deleted', deleted));
+    PERFORM csv_export._report(pg_catalog.format('%s rows deleted', deleted));
   END IF;
 END $$;
 
