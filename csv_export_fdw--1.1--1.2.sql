@@ -38,15 +38,16 @@ LANGUAGE C STABLE STRICT SET search_path = pg_catalog, pg_temp;
 /*
  * csv_export._sync_statements, in named steps: the shape of the sync (keys,
  * shared columns, the target's own columns), what a write sets, and the
- * statements made of them.  Functions that name the tables in messages run
- * on the caller's search_path, as the procedure does, so that the names read
- * as the caller wrote them; like the procedure they qualify everything.
+ * statements made of them.  They pin search_path, as 1.1's did, and their
+ * errors name tables schema-qualified; _apply_export, whose WARNING the
+ * procedure used to give, runs on the caller's search_path like the
+ * procedure, qualifying everything, so that its names read as before.
  */
 CREATE FUNCTION csv_export._sync_shape(
   source regclass, target regclass, cursor_column text,
   OUT keys text[], OUT copied text[], OUT casts text[], OUT cursor_type text,
   OUT has_synced_at boolean, OUT has_deleted boolean)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
   missing text;
@@ -138,7 +139,7 @@ END $$;
 CREATE OR REPLACE FUNCTION csv_export._sync_statements(
   source regclass, target regclass, cursor_column text, cursor_before text,
   OUT staging text, OUT merge text, OUT delete_missing text, OUT direct_merge text)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
   src_name  text := csv_export._qualified_name(source);
