@@ -5,6 +5,7 @@
 #
 #   bash bench/run.sh                  # N = 250,000 and 4N = 1,000,000 rows
 #   BENCH_ROWS=100000 BENCH_RUNS=1 bash bench/run.sh   # a quick look
+#   BENCH_SYNCS_ONLY=1 bash bench/run.sh              # the sync cases alone
 #
 # Data (bench/gen_users.py): random-order UUID keys unless "ascending";
 # two row shapes: "light" (about 186 bytes, one quoted field with commas)
@@ -38,6 +39,7 @@ N=${BENCH_ROWS:-250000}
 ROWS=$((4 * N))
 BIG_ROWS=$((16 * N))
 RUNS=${BENCH_RUNS:-3}
+SYNCS_ONLY=${BENCH_SYNCS_ONLY:-}
 NGINX_PORT=${NGINX_PORT:-8089}
 BENCH_OUT=${BENCH_OUT:-$PROJECT_DIR/bench/results-latest.md}
 BASE=http://127.0.0.1:$NGINX_PORT
@@ -61,9 +63,11 @@ generate() {	# generate NAME ROWS [gen_users.py options]
 }
 log "generating the exports (N = $N)"
 mkdir -p "$DATA/gz"
-generate light "$ROWS"
-generate seed "$ROWS" --shape seed
-generate big "$BIG_ROWS"
+if [ -z "$SYNCS_ONLY" ]; then
+	generate light "$ROWS"
+	generate seed "$ROWS" --shape seed
+	generate big "$BIG_ROWS"
+fi
 for order in random ascending; do
 	keys=()
 	[ "$order" = ascending ] && keys=(--ascending-keys)
@@ -72,8 +76,10 @@ for order in random ascending; do
 	generate "sync_${order}_n" "$N" --shape seed "${keys[@]}"
 	generate "sync_${order}_n_changed" "$N" --shape seed --changed "${keys[@]}"
 done
-cp "$DATA/light.csv" "$DATA/gz/light.csv"
-gzip -3 -c "$DATA/light.csv" >"$DATA/gz/light.csv.gz"
+if [ -z "$SYNCS_ONLY" ]; then
+	cp "$DATA/light.csv" "$DATA/gz/light.csv"
+	gzip -3 -c "$DATA/light.csv" >"$DATA/gz/light.csv.gz"
+fi
 chmod -R a+rX "$DATA"
 
 log "starting nginx on 127.0.0.1:$NGINX_PORT"
@@ -198,7 +204,7 @@ scan_case() {	# scan_case SHAPE
 
 sync_rows=()
 scaling_rows=()
-declare -A sync_time
+declare -A sync_time peer_time
 sync_case() {	# sync_case ORDER SIZE: the three sync cases at one size
 	local order=$1 size=$2 export="sync_${order}_$2" ours peer copy
 	log "sync, $order keys, $size"
@@ -207,6 +213,7 @@ sync_case() {	# sync_case ORDER SIZE: the three sync cases at one size
 		"COPY copy_target FROM PROGRAM 'curl -sS $BASE/$export.csv' (FORMAT csv, HEADER)" \
 		"INSERT INTO users SELECT * FROM peer_$export ON CONFLICT (id) DO UPDATE SET $SET_ALL")
 	sync_time[$order,$size,empty]=$ours
+	peer_time[$order,$size,empty]=$copy
 	if [ "$size" = 4n ]; then
 		sync_rows+=("$(row "into an empty table, $order keys" "$ours" "COPY FROM PROGRAM curl (same table)" "$copy")")
 		sync_rows+=("$(row "into an empty table, $order keys" "$ours" "INSERT ... ON CONFLICT over file_fdw" "$peer")")
@@ -215,22 +222,26 @@ sync_case() {	# sync_case ORDER SIZE: the three sync cases at one size
 		"CALL csv_export.sync('ours_${export}_changed', 'users')" \
 		"INSERT INTO users SELECT * FROM peer_${export}_changed ON CONFLICT (id) DO UPDATE SET $SET_ALL")
 	sync_time[$order,$size,changed]=$ours
+	peer_time[$order,$size,changed]=$peer
 	[ "$size" = 4n ] && sync_rows+=("$(row "every row changed, $order keys" "$ours" "INSERT ... ON CONFLICT over file_fdw" "$peer")")
 	{ read -r ours; read -r peer; } < <(best_of_each "$(reload "$export")" \
 		"CALL csv_export.sync('ours_$export', 'users')" \
 		"INSERT INTO users SELECT * FROM peer_$export ON CONFLICT (id) DO UPDATE SET $SET_ALL WHERE $CHANGED")
 	sync_time[$order,$size,same]=$ours
+	peer_time[$order,$size,same]=$peer
 	[ "$size" = 4n ] && sync_rows+=("$(row "nothing changed, $order keys" "$ours" "the same, WHERE ... IS DISTINCT FROM" "$peer")")
 	return 0
 }
 
-scan_case light
-scan_case seed
+if [ -z "$SYNCS_ONLY" ]; then
+	scan_case light
+	scan_case seed
+fi
 for order in random ascending; do
 	sync_case "$order" n
 	sync_case "$order" 4n
 	for case in empty changed same; do
-		scaling_rows+=("| $case, $order keys | ${sync_time[$order,n,$case]} | ${sync_time[$order,4n,$case]} | $(ratio "${sync_time[$order,4n,$case]}" "${sync_time[$order,n,$case]}") |")
+		scaling_rows+=("| $case, $order keys | ${sync_time[$order,n,$case]} | ${sync_time[$order,4n,$case]} | $(ratio "${sync_time[$order,4n,$case]}" "${sync_time[$order,n,$case]}") | $(ratio "${peer_time[$order,4n,$case]}" "${peer_time[$order,n,$case]}") |")
 	done
 done
 
@@ -244,6 +255,8 @@ after=$(stats)
 locked=$(sql -At -c "SELECT count(*) FROM users WHERE xmax::text <> '0'")
 writes="$(( ${after%%|*} - ${before%%|*} )) rows updated, $(( ${after##*|} - ${before##*|} )) new dead tuples, $locked rows locked"
 
+gz_ours="" gz_peer="" hwm_small="" hwm_big=""
+if [ -z "$SYNCS_ONLY" ]; then
 log "gzip, every column typed"
 { read -r gz_ours; read -r gz_peer; } < <(best_of_each "" "$TYPED ours_gz" "$TYPED peer_gz")
 
@@ -253,30 +266,34 @@ hwm() {
 }
 hwm_small=$(hwm ours_light)
 hwm_big=$(hwm ours_big)
+fi
 
 {
-	echo "N = $N rows, 4N = $ROWS ($(( $(stat -c %s "$DATA/light.csv") / 1000000 )) MB light, $(( $(stat -c %s "$DATA/seed.csv") / 1000000 )) MB seed). Minimum of $RUNS runs, seconds; shared_buffers 1GB."
+	echo "N = $N rows, 4N = $ROWS ($(( $(stat -c %s "$DATA/sync_random_4n.csv") / 1000000 )) MB of the seed shape at 4N). Minimum of $RUNS runs, seconds; shared_buffers 1GB; a CHECKPOINT before each timed statement."
 	echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GB; PostgreSQL $(sql -At -c 'SHOW server_version'); $(curl --version | head -n 1 | cut -d' ' -f1-2); $(date -u +%Y-%m-%d)."
 	echo
-	echo "Scans, 4N rows:"
-	echo
-	echo "| case | csv_export_fdw | peer | peer's time | ours / peer |"
-	echo "| --- | --- | --- | --- | --- |"
-	printf '%s\n' "${scan_rows[@]}"
-	echo "| every column typed, gzip, light | $gz_ours | file_fdw + curl --compressed | $gz_peer | $(ratio "$gz_ours" "$gz_peer") |"
-	echo
+	if [ -z "$SYNCS_ONLY" ]; then
+		echo "Scans, 4N rows:"
+		echo
+		echo "| case | csv_export_fdw | peer | peer's time | ours / peer |"
+		echo "| --- | --- | --- | --- | --- |"
+		printf '%s\n' "${scan_rows[@]}"
+		echo "| every column typed, gzip, light | $gz_ours | file_fdw + curl --compressed | $gz_peer | $(ratio "$gz_ours" "$gz_peer") |"
+		echo
+	fi
 	echo "Syncs, 4N rows of the seed shape:"
 	echo
 	echo "| case | csv_export_fdw | peer | peer's time | ours / peer |"
 	echo "| --- | --- | --- | --- | --- |"
 	printf '%s\n' "${sync_rows[@]}"
 	echo
-	echo "Scaling of the sync, seconds at N and 4N rows:"
+	echo "Scaling of the sync, seconds at N and 4N rows, and the peer's own 4N / N (COPY for the"
+	echo "empty table, the upserts for the others):"
 	echo
-	echo "| case | N | 4N | 4N / N |"
-	echo "| --- | --- | --- | --- |"
+	echo "| case | N | 4N | 4N / N | peer's 4N / N |"
+	echo "| --- | --- | --- | --- | --- |"
 	printf '%s\n' "${scaling_rows[@]}"
 	echo
-	echo "Peak backend memory (VmHWM), every column typed: $hwm_small kB at $ROWS rows, $hwm_big kB at $BIG_ROWS rows ($(( (hwm_big - hwm_small) / 1024 )) MB more)."
+	[ -z "$SYNCS_ONLY" ] && echo "Peak backend memory (VmHWM), every column typed: $hwm_small kB at $ROWS rows, $hwm_big kB at $BIG_ROWS rows ($(( (hwm_big - hwm_small) / 1024 )) MB more)."
 	echo "An unchanged sync of 4N random keys wrote: $writes."
 } | tee "$BENCH_OUT"
