@@ -76,27 +76,21 @@ typedef struct KeyColumn
 	int16		typlen;
 } KeyColumn;
 
-/* 64-bit key hashes, open addressing; 0 marks an empty slot */
-typedef struct SeenKeys
-{
-	uint64	   *slots;
-	uint64		capacity;		/* a power of two */
-	uint64		used;
-} SeenKeys;
-
 /*
- * The target's rows by key hash, read from the target in one pass when
- * that costs less than looking keys up in its index (see read_target_map):
- * the tid of the row version the statement sees, under the hash of its key;
- * 0 marks an empty slot, as in SeenKeys.
+ * 64-bit key hashes, open addressing, 0 marking an empty slot, growing
+ * within maintenance_work_mem.  Two uses: the export's keys seen so far (a
+ * set, without tids), and the target's rows read in one pass when that
+ * costs less than looking keys up in its index (see read_target_map): the
+ * tid of the row version the statement sees, under the hash of its key.
  */
-typedef struct TargetMap
+typedef struct KeyHashTable
 {
 	uint64	   *hashes;
-	ItemPointerData *tids;
+	ItemPointerData *tids;		/* with_tids only */
+	bool		with_tids;
 	uint64		capacity;		/* a power of two */
 	uint64		used;
-} TargetMap;
+} KeyHashTable;
 
 typedef struct SyncMatch
 {
@@ -149,11 +143,12 @@ typedef struct SyncMatch
 	MemoryContext last_key_context;
 	Datum	   *last_key;		/* NULL before the first row */
 	bool		ascending;
-	SeenKeys   *seen;			/* NULL when keys are not remembered */
+	KeyHashTable *seen;			/* NULL when keys are not remembered */
 	bool		seen_possible;	/* every key type has an extended hash */
 	BlockNumber target_blocks;	/* the target's size when the state was made */
-	TargetMap  *target_map;		/* NULL until the target is read into one */
+	KeyHashTable *target_map;	/* NULL until the target is read into one */
 	bool		target_map_tried;
+	uint64		row_hash;		/* of the export row's key; 0 until computed */
 } SyncMatch;
 
 /* this many ascending keys from the start say the export is in key order */
@@ -171,6 +166,75 @@ static int64 rows_matched = 0;
 
 /* states not yet released, for the end of the transaction */
 static dlist_head live_matches = DLIST_STATIC_INIT(live_matches);
+
+static KeyHashTable *
+key_table_create(bool with_tids)
+{
+	KeyHashTable *table = palloc0(sizeof(KeyHashTable));
+
+	table->with_tids = with_tids;
+	return table;
+}
+
+static void
+key_table_free(KeyHashTable *table)
+{
+	if (table->hashes)
+		pfree(table->hashes);
+	if (table->tids)
+		pfree(table->tids);
+	pfree(table);
+}
+
+/* hash (with tid) in the first empty slot from its own; room is there */
+static void
+key_table_store(KeyHashTable *table, uint64 hash, const ItemPointerData *tid)
+{
+	uint64		mask = table->capacity - 1;
+	uint64		i;
+
+	for (i = hash & mask; table->hashes[i] != 0; i = (i + 1) & mask)
+		;
+	table->hashes[i] = hash;
+	if (table->with_tids)
+		table->tids[i] = *tid;
+	table->used++;
+}
+
+/*
+ * Room for one more entry, at most half the slots used: false if that
+ * would take more than maintenance_work_mem.
+ */
+static bool
+key_table_reserve(KeyHashTable *table)
+{
+	KeyHashTable old;
+	uint64		new_capacity = table->capacity ? table->capacity * 2 : 1024;
+	Size		slot_size = sizeof(uint64) + (table->with_tids ? sizeof(ItemPointerData) : 0);
+	MemoryContext context;
+	uint64		i;
+
+	if (table->used * 2 < table->capacity)
+		return true;
+	if (new_capacity * slot_size > (uint64) maintenance_work_mem * 1024)
+		return false;
+	context = GetMemoryChunkContext(table);
+	old = *table;
+	table->hashes = MemoryContextAllocHuge(context, new_capacity * sizeof(uint64));
+	memset(table->hashes, 0, new_capacity * sizeof(uint64));
+	if (table->with_tids)
+		table->tids = MemoryContextAllocHuge(context, new_capacity * sizeof(ItemPointerData));
+	table->capacity = new_capacity;
+	table->used = 0;
+	for (i = 0; i < old.capacity; i++)
+		if (old.hashes[i] != 0)
+			key_table_store(table, old.hashes[i], old.with_tids ? &old.tids[i] : NULL);
+	if (old.hashes)
+		pfree(old.hashes);
+	if (old.tids)
+		pfree(old.tids);
+	return true;
+}
 
 /* the state is done with: it serves no call and is no longer live */
 static void
@@ -512,7 +576,7 @@ sync_match_begin(FunctionCallInfo fcinfo, Oid target_oid, HeapTupleHeader row)
 													ALLOCSET_SMALL_SIZES);
 	match->ascending = true;
 	if (match->seen_possible)
-		match->seen = palloc0(sizeof(SeenKeys));
+		match->seen = key_table_create(false);
 
 	MemoryContextSwitchTo(old_context);
 	rows_matched = 0;
@@ -552,52 +616,35 @@ hash_key_values(SyncMatch *match, const Datum *key_values)
 	return hash ? hash : 1;
 }
 
-/* the hash of the export row's key */
+/* the hash of the export row's key, computed once per row */
 static uint64
 key_hash(SyncMatch *match)
 {
 	int			i;
 
+	if (match->row_hash != 0)
+		return match->row_hash;
 	for (i = 0; i < match->nkeys; i++)
 		match->key_values[i] = match->values[match->keys[i].source_index];
-	return hash_key_values(match, match->key_values);
+	match->row_hash = hash_key_values(match, match->key_values);
+	return match->row_hash;
 }
 
-/* false when the hash was there already; grows within maintenance_work_mem */
+/* false when the hash was there already; *full when it could not be told */
 static bool
-seen_add(SeenKeys *seen, uint64 hash, bool *full)
+seen_add(KeyHashTable *seen, uint64 hash, bool *full)
 {
 	uint64		mask;
 	uint64		i;
 
-	*full = false;
-	if (seen->used * 2 >= seen->capacity)
-	{
-		uint64		new_capacity = seen->capacity ? seen->capacity * 2 : 1024;
-		uint64	   *old_slots = seen->slots;
-		uint64		old_capacity = seen->capacity;
-
-		if (new_capacity * sizeof(uint64) > (uint64) maintenance_work_mem * 1024)
-		{
-			*full = true;
-			return true;
-		}
-		seen->slots = MemoryContextAllocHuge(GetMemoryChunkContext(seen),
-											 new_capacity * sizeof(uint64));
-		memset(seen->slots, 0, new_capacity * sizeof(uint64));
-		seen->capacity = new_capacity;
-		seen->used = 0;
-		for (i = 0; i < old_capacity; i++)
-			if (old_slots[i] != 0)
-				seen_add(seen, old_slots[i], full);
-		if (old_slots)
-			pfree(old_slots);
-	}
+	*full = !key_table_reserve(seen);
+	if (*full)
+		return true;
 	mask = seen->capacity - 1;
-	for (i = hash & mask; seen->slots[i] != 0; i = (i + 1) & mask)
-		if (seen->slots[i] == hash)
+	for (i = hash & mask; seen->hashes[i] != 0; i = (i + 1) & mask)
+		if (seen->hashes[i] == hash)
 			return false;
-	seen->slots[i] = hash;
+	seen->hashes[i] = hash;
 	seen->used++;
 	return true;
 }
@@ -638,8 +685,7 @@ remember_last_key(SyncMatch *match)
 static void
 forget_seen_keys(SyncMatch *match)
 {
-	pfree(match->seen->slots);
-	pfree(match->seen);
+	key_table_free(match->seen);
 	match->seen = NULL;
 }
 
@@ -856,7 +902,7 @@ search_walkable_key(SyncMatch *match)
 }
 
 /*
- * Reading the target into a TargetMap.
+ * Reading the target into a KeyHashTable.
  *
  * A lookup in the primary key descends from its root, comparing the key
  * with entries on every level; for keys in no particular order each
@@ -869,64 +915,6 @@ search_walkable_key(SyncMatch *match)
  * (search_walkable_key), and an empty target needs no read at all.  A map
  * that would outgrow maintenance_work_mem is given up for the index.
  */
-static bool target_map_grow(TargetMap *map);
-
-static bool
-target_map_insert(TargetMap *map, uint64 hash, ItemPointer tid)
-{
-	uint64		mask;
-	uint64		i;
-
-	if (map->used * 2 >= map->capacity && !target_map_grow(map))
-		return false;
-	mask = map->capacity - 1;
-	for (i = hash & mask; map->hashes[i] != 0; i = (i + 1) & mask)
-		;
-	map->hashes[i] = hash;
-	map->tids[i] = *tid;
-	map->used++;
-	return true;
-}
-
-static bool
-target_map_grow(TargetMap *map)
-{
-	TargetMap	old = *map;
-	uint64		new_capacity = map->capacity ? map->capacity * 2 : 1024;
-	MemoryContext context = GetMemoryChunkContext(map);
-	uint64		i;
-
-	if (new_capacity * (sizeof(uint64) + sizeof(ItemPointerData)) >
-		(uint64) maintenance_work_mem * 1024)
-		return false;
-	map->hashes = MemoryContextAllocHuge(context, new_capacity * sizeof(uint64));
-	memset(map->hashes, 0, new_capacity * sizeof(uint64));
-	map->tids = MemoryContextAllocHuge(context, new_capacity * sizeof(ItemPointerData));
-	map->capacity = new_capacity;
-	map->used = 0;
-	/* at most a quarter full now: no growing while moving the old slots */
-	for (i = 0; i < old.capacity; i++)
-		if (old.hashes[i] != 0)
-			target_map_insert(map, old.hashes[i], &old.tids[i]);
-	if (old.hashes)
-	{
-		pfree(old.hashes);
-		pfree(old.tids);
-	}
-	return true;
-}
-
-static void
-target_map_free(TargetMap *map)
-{
-	if (map->hashes)
-	{
-		pfree(map->hashes);
-		pfree(map->tids);
-	}
-	pfree(map);
-}
-
 /* the key of the target row in match->found, in key order */
 static void
 found_key_values(SyncMatch *match)
@@ -946,10 +934,10 @@ found_key_values(SyncMatch *match)
  * Every row version the statement sees, by the hash of its key; NULL when
  * the map would not fit.  Runs under the state's resource owner and memory.
  */
-static TargetMap *
+static KeyHashTable *
 read_target_map(SyncMatch *match)
 {
-	TargetMap  *map = palloc0(sizeof(TargetMap));
+	KeyHashTable *map = key_table_create(true);
 	MemoryContext row_context;
 	TableScanDesc scan;
 	bool		fits = true;
@@ -970,14 +958,16 @@ read_target_map(SyncMatch *match)
 		hash = hash_key_values(match, match->key_values);
 		MemoryContextSwitchTo(old_context);
 		MemoryContextReset(row_context);
-		fits = target_map_insert(map, hash, &match->found->tts_tid);
+		fits = key_table_reserve(map);
+		if (fits)
+			key_table_store(map, hash, &match->found->tts_tid);
 	}
 	table_endscan(scan);
 	ExecClearTuple(match->found);
 	MemoryContextDelete(row_context);
 	if (fits)
 		return map;
-	target_map_free(map);
+	key_table_free(map);
 	return NULL;
 }
 
@@ -1018,7 +1008,7 @@ found_has_export_key(SyncMatch *match)
 static bool
 find_in_target_map(SyncMatch *match)
 {
-	TargetMap  *map = match->target_map;
+	KeyHashTable *map = match->target_map;
 	uint64		hash;
 	uint64		mask;
 	uint64		i;
@@ -1097,6 +1087,7 @@ csv_export_sync_match(PG_FUNCTION_ARGS)
 	tuple.t_tableOid = InvalidOid;
 	tuple.t_data = row;
 	heap_deform_tuple(&tuple, match->source_desc, match->values, match->nulls);
+	match->row_hash = 0;
 	rows_matched++;
 
 	/* a key with a NULL is new; the INSERT reports the NOT NULL violation */
