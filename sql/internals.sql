@@ -10,9 +10,10 @@ SELECT csv_export._raise('22023', NULL);
 SELECT csv_export._raise(NULL, NULL, NULL, NULL, NULL, NULL);
 CREATE TABLE lookup (id text PRIMARY KEY, name text);
 INSERT INTO lookup VALUES ('a', 'one'), ('b', 'two');
-SELECT csv_export._sync_match('lookup', NULL::record) IS NULL AS null_row;
-SELECT csv_export._sync_match(NULL, ROW('a', 'one')) IS NULL AS null_target;
-SELECT csv_export._sync_match('lookup', r) FROM (SELECT 'a'::text AS id, 'one'::text AS name) r;
+SELECT csv_export._sync_match('lookup', NULL::record, false) IS NULL AS null_row;
+SELECT csv_export._sync_match('lookup', ROW('a', 'one'), NULL) IS NULL AS null_flag;
+SELECT csv_export._sync_match(NULL, ROW('a', 'one'), false) IS NULL AS null_target;
+SELECT csv_export._sync_match('lookup', r, false) FROM (SELECT 'a'::text AS id, 'one'::text AS name) r;
 
 -- _sync_match keeps its state per call site.  A PL/pgSQL expression is one
 -- call site for the whole transaction: its first call here is in a
@@ -29,7 +30,7 @@ DECLARE
   found tid;
 BEGIN
   SELECT id AS id, name AS name INTO r;
-  found := csv_export._sync_match(target, r);
+  found := csv_export._sync_match(target, r, false);
   RETURN coalesce(found::text, 'new');
 END $$;
 DO $$
@@ -67,7 +68,7 @@ ROLLBACK TO s;
 SELECT match_row('lookup', 'a', 'one');
 COMMIT;
 -- a row type that is not the target's
-SELECT csv_export._sync_match('lookup', r) FROM (SELECT 1 AS id, 'one'::text AS name) r;
+SELECT csv_export._sync_match('lookup', r, false) FROM (SELECT 1 AS id, 'one'::text AS name) r;
 
 -- a role with no business calling them cannot, nor run syncs
 CREATE ROLE mallory;
@@ -80,7 +81,7 @@ SELECT p.oid::regprocedure AS callable_by_mallory
  ORDER BY 1;
 SET ROLE mallory;
 SELECT csv_export._raise('XX000', 'crafted');
-SELECT csv_export._sync_match('lookup', r) FROM (SELECT 'a'::text AS id, 'one'::text AS name) r;
+SELECT csv_export._sync_match('lookup', r, false) FROM (SELECT 'a'::text AS id, 'one'::text AS name) r;
 CALL csv_export.sync('lookup', 'lookup');
 SELECT csv_export.grant_sync('mallory');
 RESET ROLE;

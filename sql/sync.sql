@@ -137,7 +137,7 @@ TABLE soft_target ORDER BY id;
 CREATE ROLE sync_outsider;
 SELECT csv_export.grant_sync('sync_outsider');
 SET ROLE sync_outsider;
-SELECT csv_export._sync_match('unordered_target'::regclass, r)
+SELECT csv_export._sync_match('unordered_target'::regclass, r, false)
   FROM (SELECT 'k2'::text AS id, 'x'::text AS name) r;
 RESET ROLE;
 SELECT csv_export.revoke_sync('sync_outsider');

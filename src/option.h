@@ -11,7 +11,7 @@
 #include "nodes/pg_list.h"
 
 /* the User-Agent of requests unless a table says otherwise */
-#define CSV_EXPORT_FDW_VERSION "1.2"
+#define CSV_EXPORT_FDW_VERSION "1.3"
 
 /*
  * How to make HTTP requests: the resolved transfer options of a foreign

@@ -16,11 +16,15 @@
  * the target read in one pass (see read_target_map): an empty target, the
  * first run of every sync, is never looked up at all.
  *
- * MERGE cannot apply two rows with the same key in export order, so a key
- * seen twice raises cardinality_violation and csv_export.sync stages the
- * export instead.  Keys are remembered by hash, within maintenance_work_mem,
- * unless they ascend (see check_key_is_new); a key that cannot be checked
- * raises cardinality_violation too.
+ * MERGE cannot apply two rows with the same key in export order, and the
+ * export is then staged instead.  A new key that comes again fails the
+ * primary key's unique check (csv_export.sync catches that); a key found
+ * in the target raises cardinality_violation the second time it is found.
+ * Found keys are remembered by hash, within maintenance_work_mem, or
+ * marked in the target's hash map, unless they ascend (see
+ * remember_found_key); a key that cannot be checked raises
+ * cardinality_violation too.  A caller of the two-argument form, which
+ * does not catch the unique check's error, has every key remembered.
  */
 #include "postgres.h"
 
@@ -87,6 +91,7 @@ typedef struct KeyHashTable
 {
 	uint64	   *hashes;
 	ItemPointerData *tids;		/* with_tids only */
+	uint64	   *visited;		/* a bit a slot; once a target map is read */
 	bool		with_tids;
 	uint64		capacity;		/* a power of two */
 	uint64		used;
@@ -143,11 +148,14 @@ typedef struct SyncMatch
 	MemoryContext last_key_context;
 	Datum	   *last_key;		/* NULL before the first row */
 	bool		ascending;
+	bool		remember_new_keys;	/* else only keys found in the target */
 	KeyHashTable *seen;			/* NULL when keys are not remembered */
 	bool		seen_possible;	/* every key type has an extended hash */
+	bool		keys_forgotten; /* keys were remembered, then no longer */
 	BlockNumber target_blocks;	/* the target's size when the state was made */
 	KeyHashTable *target_map;	/* NULL until the target is read into one */
 	bool		target_map_tried;
+	uint64		found_slot;		/* of match->found in the target map */
 	uint64		row_hash;		/* of the export row's key; 0 until computed */
 } SyncMatch;
 
@@ -183,6 +191,8 @@ key_table_free(KeyHashTable *table)
 		pfree(table->hashes);
 	if (table->tids)
 		pfree(table->tids);
+	if (table->visited)
+		pfree(table->visited);
 	pfree(table);
 }
 
@@ -337,6 +347,23 @@ under_row_security(Oid relid)
 	return check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED;
 }
 
+/*
+ * A primary key checked row by row.  A deferrable one is not: the direct
+ * MERGE counts on its unique check to catch a new key the export repeats
+ * (see remember_found_key), and PostgreSQL names no deferrable index the
+ * table's primary key (RelationGetPrimaryKeyIndex).
+ */
+static bool
+has_immediate_primary_key(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	bool		found = OidIsValid(compat_primary_key_index(rel));
+
+	/* the lock stays, as the MERGE's own would */
+	table_close(rel, NoLock);
+	return found;
+}
+
 /* csv_export._direct_merge_possible(target) */
 Datum
 csv_export_direct_merge_possible(PG_FUNCTION_ARGS)
@@ -347,7 +374,8 @@ csv_export_direct_merge_possible(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	relid = PG_GETARG_OID(0);
-	PG_RETURN_BOOL(is_plain_table(relid) && !under_row_security(relid));
+	PG_RETURN_BOOL(is_plain_table(relid) && !under_row_security(relid) &&
+				   has_immediate_primary_key(relid));
 }
 
 /*
@@ -529,7 +557,8 @@ open_target(SyncMatch *match, HeapTupleHeader row)
 }
 
 static SyncMatch *
-sync_match_begin(FunctionCallInfo fcinfo, Oid target_oid, HeapTupleHeader row)
+sync_match_begin(FunctionCallInfo fcinfo, Oid target_oid, HeapTupleHeader row,
+				 bool remember_new_keys)
 {
 	MemoryContext context = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
 												  "csv_export sync match",
@@ -547,6 +576,7 @@ sync_match_begin(FunctionCallInfo fcinfo, Oid target_oid, HeapTupleHeader row)
 		xact_callback_registered = true;
 	}
 	match->target_oid = target_oid;
+	match->remember_new_keys = remember_new_keys;
 	match->row_type = HeapTupleHeaderGetTypeId(row);
 	match->row_typmod = HeapTupleHeaderGetTypMod(row);
 	match->statement_snapshot = active;
@@ -585,12 +615,14 @@ sync_match_begin(FunctionCallInfo fcinfo, Oid target_oid, HeapTupleHeader row)
 
 /* whether the state of the call site serves this call */
 static bool
-sync_match_fits(SyncMatch *match, Oid target_oid, HeapTupleHeader row)
+sync_match_fits(SyncMatch *match, Oid target_oid, HeapTupleHeader row,
+				bool remember_new_keys)
 {
 	Snapshot	active = GetActiveSnapshot();
 
 	return !match->released &&
 		match->target_oid == target_oid &&
+		match->remember_new_keys == remember_new_keys &&
 		match->row_type == HeapTupleHeaderGetTypeId(row) &&
 		match->row_typmod == HeapTupleHeaderGetTypMod(row) &&
 		match->statement_snapshot == active &&
@@ -687,25 +719,32 @@ forget_seen_keys(SyncMatch *match)
 {
 	key_table_free(match->seen);
 	match->seen = NULL;
+	match->keys_forgotten = true;
+}
+
+/* whether a key found twice would be noticed */
+static bool
+repeats_noticed(SyncMatch *match)
+{
+	if (match->keys_forgotten)
+		return false;
+	return match->seen != NULL ||
+		(match->target_map != NULL && !match->remember_new_keys);
 }
 
 /*
- * A key that was seen before in this export, or that cannot be told apart
- * from one, ends the MERGE: csv_export.sync stages the export instead.
- *
  * Ascending keys cannot repeat, and an export whose first KEY_ORDER_EVIDENCE
  * keys ascend is taken to be in key order: its keys are not remembered any
- * longer, and should one come out of order after all, the export is staged.
+ * longer, and should one come out of order after all, with nothing left to
+ * tell a repeat by, the export is staged.
  */
 static void
-check_key_is_new(SyncMatch *match)
+check_key_order(SyncMatch *match)
 {
-	bool		full;
-
 	if (match->ascending && match->last_key && compare_with_last_key(match) <= 0)
 	{
 		match->ascending = false;
-		if (!match->seen)
+		if (!repeats_noticed(match))
 			ereport(ERROR,
 					(errcode(ERRCODE_CARDINALITY_VIOLATION),
 					 errmsg("cannot tell whether the export repeats a key"),
@@ -714,22 +753,99 @@ check_key_is_new(SyncMatch *match)
 							   rows_matched - 1) :
 					 errdetail("The keys are out of order and their type has no extended hash function.")));
 	}
-	if (match->seen)
+	if (match->ascending)
 	{
-		if (!seen_add(match->seen, key_hash(match), &full))
-			ereport(ERROR,
-					(errcode(ERRCODE_CARDINALITY_VIOLATION),
-					 errmsg("export has more than one row with the same key")));
-		if (full && !match->ascending)
-			ereport(ERROR,
-					(errcode(ERRCODE_CARDINALITY_VIOLATION),
-					 errmsg("cannot tell whether the export repeats a key"),
-					 errdetail("The keys are out of order and more than maintenance_work_mem holds.")));
-		if (full || (match->ascending && rows_matched >= KEY_ORDER_EVIDENCE))
+		remember_last_key(match);
+		if (match->seen && rows_matched >= KEY_ORDER_EVIDENCE)
 			forget_seen_keys(match);
 	}
-	if (match->ascending)
-		remember_last_key(match);
+}
+
+static void
+raise_repeated_key(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CARDINALITY_VIOLATION),
+			 errmsg("export has more than one row with the same key")));
+}
+
+/* the export row's key into the set of keys seen, if it is kept */
+static void
+remember_key(SyncMatch *match)
+{
+	bool		full;
+
+	if (!match->seen)
+		return;
+	if (!seen_add(match->seen, key_hash(match), &full))
+		raise_repeated_key();
+	if (full && !match->ascending)
+		ereport(ERROR,
+				(errcode(ERRCODE_CARDINALITY_VIOLATION),
+				 errmsg("cannot tell whether the export repeats a key"),
+				 errdetail("The keys are out of order and more than maintenance_work_mem holds.")));
+	if (full)
+		forget_seen_keys(match);
+}
+
+/*
+ * A key found in the target the second time.  It must be caught: the later
+ * row, were it unchanged, would be passed over, and the earlier one would
+ * win.  A new key needs no remembering, unless the caller asked for it:
+ * its second row fails the unique check of the row the first one inserted.
+ * In the target map a found key's slot is marked; else its hash is kept.
+ */
+static void
+remember_found_key(SyncMatch *match)
+{
+	KeyHashTable *map = match->target_map;
+	uint64		word = match->found_slot / 64;
+	uint64		bit = UINT64CONST(1) << (match->found_slot % 64);
+
+	if (match->remember_new_keys)
+		return;
+	if (!map)
+	{
+		remember_key(match);
+		return;
+	}
+	if (map->visited[word] & bit)
+		raise_repeated_key();
+	map->visited[word] |= bit;
+}
+
+/*
+ * Keys found before the target was read into its map are marked in it by
+ * their hashes, and the set is given up.  Another key with one of those
+ * hashes, in 2^64, is then taken for a repeat: the export is staged.
+ */
+static void
+mark_seen_keys_in_map(SyncMatch *match)
+{
+	KeyHashTable *map = match->target_map;
+	uint64		mask = map->capacity - 1;
+	uint64		j;
+	Size		visited_size = Max(map->capacity / 64, 1) * sizeof(uint64);
+
+	if (match->remember_new_keys)
+		return;
+	map->visited = MemoryContextAllocHuge(GetMemoryChunkContext(map), visited_size);
+	memset(map->visited, 0, visited_size);
+	if (!match->seen)
+		return;
+	for (j = 0; j < match->seen->capacity; j++)
+	{
+		uint64		hash = match->seen->hashes[j];
+		uint64		i;
+
+		if (hash == 0)
+			continue;
+		for (i = hash & mask; map->hashes[i] != 0; i = (i + 1) & mask)
+			if (map->hashes[i] == hash)
+				map->visited[i / 64] |= UINT64CONST(1) << (i % 64);
+	}
+	key_table_free(match->seen);
+	match->seen = NULL;
 }
 
 /*
@@ -1022,7 +1138,10 @@ find_in_target_map(SyncMatch *match)
 			table_tuple_fetch_row_version(match->target, &map->tids[i],
 										  match->snapshot, match->found) &&
 			found_has_export_key(match))
+		{
+			match->found_slot = i;
 			return true;
+		}
 	return false;
 }
 
@@ -1043,6 +1162,8 @@ find_target_row(SyncMatch *match)
 	{
 		match->target_map_tried = true;
 		match->target_map = read_target_map(match);
+		if (match->target_map)
+			mark_seen_keys_in_map(match);
 	}
 	if (match->target_map)
 		found = find_in_target_map(match);
@@ -1058,29 +1179,38 @@ find_target_row(SyncMatch *match)
 	return found;
 }
 
+/*
+ * csv_export._sync_match(target, export_row, remember_new_keys): 1.3's
+ * statements pass false and catch the primary key's unique_violation; the
+ * two-argument form of 1.2 and before (a library newer than the installed
+ * extension's scripts) remembers every key, as it always did.
+ */
 Datum
 csv_export_sync_match(PG_FUNCTION_ARGS)
 {
 	Oid			target_oid;
 	HeapTupleHeader row;
+	bool		remember_new_keys;
 	SyncMatch  *match = (SyncMatch *) fcinfo->flinfo->fn_extra;
 	HeapTupleData tuple;
 	ItemPointer result;
 	int			i;
 
 	/* declared STRICT; NULL-safe also if it is called some other way */
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || (PG_NARGS() > 2 && PG_ARGISNULL(2)))
 		PG_RETURN_NULL();
 	target_oid = PG_GETARG_OID(0);
 	row = PG_GETARG_HEAPTUPLEHEADER(1);
-	if (match != NULL && !sync_match_fits(match, target_oid, row))
+	remember_new_keys = PG_NARGS() > 2 ? PG_GETARG_BOOL(2) : true;
+	if (match != NULL && !sync_match_fits(match, target_oid, row, remember_new_keys))
 	{
 		fcinfo->flinfo->fn_extra = NULL;
 		MemoryContextDelete(match->context);
 		match = NULL;
 	}
 	if (match == NULL)
-		fcinfo->flinfo->fn_extra = match = sync_match_begin(fcinfo, target_oid, row);
+		fcinfo->flinfo->fn_extra = match =
+			sync_match_begin(fcinfo, target_oid, row, remember_new_keys);
 
 	tuple.t_len = HeapTupleHeaderGetDatumLength(row);
 	ItemPointerSetInvalid(&tuple.t_self);
@@ -1094,9 +1224,12 @@ csv_export_sync_match(PG_FUNCTION_ARGS)
 	for (i = 0; i < match->nkeys; i++)
 		if (match->nulls[match->keys[i].source_index])
 			PG_RETURN_NULL();
-	check_key_is_new(match);
+	check_key_order(match);
+	if (match->remember_new_keys)
+		remember_key(match);
 	if (!find_target_row(match))
 		PG_RETURN_NULL();
+	remember_found_key(match);
 
 	result = palloc(sizeof(ItemPointerData));
 	if (same_values(match))
