@@ -109,6 +109,9 @@ DROP SCHEMA sampled CASCADE;
 CREATE FOREIGN TABLE space_before_quote (id int, label text) SERVER err_fixtures
   OPTIONS (path 'space_before_quote.csv');
 SELECT * FROM space_before_quote;
+-- as its hint says, trim_spaces reads it
+ALTER FOREIGN TABLE space_before_quote OPTIONS (ADD trim_spaces 'true');
+SELECT * FROM space_before_quote;
 CREATE FOREIGN TABLE utf16 (id int, label text) SERVER err_fixtures OPTIONS (path 'utf16.csv');
 SELECT * FROM utf16;
 SELECT sqlstate_of('SELECT * FROM utf16');

@@ -136,4 +136,19 @@ SELECT line, column_name, error FROM csv_export.rejects
  WHERE foreign_table = 'bad_timestamp_skip'::regclass;
 DELETE FROM csv_export.rejects;
 
+-- trim_spaces: spaces around a field are no part of it (of the header's
+-- too), a space may stand between a delimiter and a quoted field, quoted
+-- spaces stay, and a field of spaces alone is NULL; without the option the
+-- header's " label " is not the column label
+CREATE FOREIGN TABLE padded (id int, label text, note text)
+  SERVER fixtures OPTIONS (path 'padded.csv', trim_spaces 'true');
+CREATE FOREIGN TABLE padded_split (id int, label text, note text)
+  SERVER fixtures OPTIONS (path 'padded.csv?chunk=1', trim_spaces 'true');
+SELECT id, label, note, length(note) AS note_len FROM padded ORDER BY id;
+SELECT count(*) AS same_split FROM (TABLE padded INTERSECT TABLE padded_split) s;
+ALTER FOREIGN TABLE padded OPTIONS (SET trim_spaces 'false');
+SELECT * FROM padded;
+ALTER FOREIGN TABLE padded OPTIONS (SET trim_spaces 'maybe');
+
 DROP SERVER fixtures CASCADE;
+

@@ -183,6 +183,19 @@ RESET client_min_messages;
 SELECT clock_timestamp() AS started \gset
 SELECT * FROM retry_date;
 SELECT clock_timestamp() - :'started' >= interval '1 second' AS waited;
+-- a body that breaks off after a row was rejected (on_error 'skip') is not
+-- retried: the reject was recorded, of a response a retry would throw away
+CREATE FOREIGN TABLE cut_after_reject (id text, name text, email text, address text,
+  company text, job text, "updatedAt" timestamptz, "createdAt" timestamptz)
+  SERVER flaky_api OPTIONS (path '/flaky?case=i&failures=1&status=-2&rows=3',
+                            on_error 'skip');
+SELECT count(*) FROM cut_after_reject;
+SELECT count(*) AS rejects_recorded FROM csv_export.rejects
+ WHERE foreign_table = 'cut_after_reject'::regclass;
+-- a retried request must answer with the header the scan has mapped
+CREATE FOREIGN TABLE header_changed (id text, name text) SERVER flaky_api
+  OPTIONS (path '/flaky?case=j&failures=1&status=-3&rows=3');
+SELECT * FROM header_changed;
 CREATE FOREIGN TABLE flaky_explain (id text) SERVER flaky_api
   OPTIONS (path '/flaky?case=h&failures=2&status=502&rows=3');
 SELECT explain_analyze($$SELECT * FROM flaky_explain$$);

@@ -120,6 +120,7 @@ struct CsvReader
 	size_t		max_record_bytes;
 	bool		skip_long_records;
 	bool		skip_malformed_records;
+	bool		trim_spaces;
 	SkipState	skip_state;		/* SKIP_NONE unless skipping a long record */
 	bool		record_too_long;	/* stop: a record was too long */
 	uint64_t	long_record_line;	/* ... starting on this line */
@@ -170,6 +171,13 @@ no_space_chars(unsigned char c)
 {
 	(void) c;
 	return 0;
+}
+
+/* with trim_spaces, libcsv's own rule for the space character */
+static int
+space_char(unsigned char c)
+{
+	return c == ' ';
 }
 
 static bool
@@ -364,7 +372,7 @@ set_up_parser(CsvReader *reader, char delimiter, char quote)
 			 CSV_EMPTY_IS_NULL | CSV_REPALL_NL);
 	csv_set_delim(&reader->parser, (unsigned char) delimiter);
 	csv_set_quote(&reader->parser, (unsigned char) quote);
-	csv_set_space_func(&reader->parser, no_space_chars);
+	csv_set_space_func(&reader->parser, reader->trim_spaces ? space_char : no_space_chars);
 	csv_set_realloc_func(&reader->parser, limited_realloc);
 }
 
@@ -457,6 +465,19 @@ void
 csv_reader_skip_malformed(CsvReader *reader, bool skip)
 {
 	reader->skip_malformed_records = skip;
+}
+
+/*
+ * With trim, spaces before and after an unquoted field's text are no part
+ * of it, and spaces may stand between a delimiter and a quoted field
+ * (1, "x" reads as 1 and x); a field of spaces alone is empty.  Before the
+ * first byte is parsed.
+ */
+void
+csv_reader_trim_spaces(CsvReader *reader, bool trim)
+{
+	reader->trim_spaces = trim;
+	csv_set_space_func(&reader->parser, trim ? space_char : no_space_chars);
 }
 
 /*

@@ -60,6 +60,7 @@ extern void csv_reader_destroy(CsvReader *reader);
 extern bool csv_reader_keep_fields(CsvReader *reader, const bool *keep, int nkeep);
 extern void csv_reader_limit_record(CsvReader *reader, size_t max_bytes, bool skip_longer);
 extern void csv_reader_skip_malformed(CsvReader *reader, bool skip);
+extern void csv_reader_trim_spaces(CsvReader *reader, bool trim);
 
 /*
  * Parsing and reading may run on two threads: csv_reader_parse() and

@@ -43,7 +43,6 @@ struct ExportScan
 	int		   *field_to_att;	/* CSV field number -> attribute index or -1 */
 	bool	   *fields_to_keep; /* by CSV field number */
 	int			expected_fields;	/* fields per record, and entries of field_to_att */
-	bool		header_pending;
 	ValueConverter *converter;
 	bool		soft_errors;	/* on_error 'skip' tries rows without a subtransaction */
 	uint64		soft_tries;
@@ -52,7 +51,6 @@ struct ExportScan
 	/* one pass over the export; a rescan starts another */
 	MemoryContext cxt;
 	RecordStream *stream;
-	uint64		rows_returned;	/* in this pass; none yet allows a retry */
 
 	/* what an error context reports */
 	const char *current_column;
@@ -297,12 +295,25 @@ map_by_position(ExportScan *scan)
  * Reading
  */
 
-/* Begin reading the export afresh: at the start, or after a restart. */
+/*
+ * A pass over the export: its header mapped to the table's columns, and
+ * the stream told which fields the rows need.
+ */
 static void
-expect_header(ExportScan *scan)
+start_pass(ExportScan *scan)
 {
-	scan->header_pending = scan->options->header;
-	if (!scan->options->header && !scan->options->on_error_skip)
+	MemoryContext oldcxt = MemoryContextSwitchTo(scan->cxt);
+	CsvRecord	header;
+
+	scan->stream = record_stream_open(scan->options, scan->url);
+	MemoryContextSwitchTo(oldcxt);
+	if (scan->options->header)
+	{
+		/* an empty export has no header, and no rows to map */
+		if (record_stream_header(scan->stream, &header))
+			map_header(scan, &header);
+	}
+	else if (!scan->options->on_error_skip)
 		record_stream_keep_fields(scan->stream, scan->fields_to_keep,
 								  scan->expected_fields);
 }
@@ -415,32 +426,17 @@ check_record_shape(ExportScan *scan, const CsvRecord *record)
 	return false;
 }
 
-/* The next data record of the export, false at its end. */
+/* The next record of the export with the shape of a row, false at its end. */
 static bool
 next_record(ExportScan *scan, CsvRecord *record)
 {
-	for (;;)
+	while (record_stream_next(scan->stream, record))
 	{
-		switch (record_stream_next(scan->stream, scan->rows_returned == 0, record))
-		{
-			case RECORD_STREAM_END:
-				return false;
-			case RECORD_STREAM_RESTARTED:
-				expect_header(scan);
-				continue;
-			case RECORD_STREAM_RECORD:
-				break;
-		}
-		if (scan->header_pending)
-		{
-			map_header(scan, record);
-			scan->header_pending = false;
-			continue;
-		}
 		scan->records_parsed++;
 		if (check_record_shape(scan, record))
 			return true;
 	}
+	return false;
 }
 
 /*
@@ -606,14 +602,7 @@ export_scan_next(ExportScan *scan, Datum *values, bool *isnull)
 	error_context_stack = &errcallback;
 
 	if (scan->stream == NULL)
-	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(scan->cxt);
-
-		scan->stream = record_stream_open(scan->options, scan->url);
-		MemoryContextSwitchTo(oldcxt);
-		scan->rows_returned = 0;
-		expect_header(scan);
-	}
+		start_pass(scan);
 
 	for (;;)
 	{
@@ -629,7 +618,6 @@ export_scan_next(ExportScan *scan, Datum *values, bool *isnull)
 			;
 		else if (!convert_or_reject(scan, &record, values, isnull))
 			continue;
-		scan->rows_returned++;
 		break;
 	}
 

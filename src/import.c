@@ -425,24 +425,18 @@ sample_export(const CsvExportOptions *options, int sample_rows, int *ncolumns)
 	int			sampled = 0;
 
 	*ncolumns = 0;
-	while (sampled < sample_rows)
+	if (options->header && record_stream_header(stream, &record))
 	{
-		RecordStreamResult result = record_stream_next(stream, true, &record);
-
-		if (result == RECORD_STREAM_END)
-			break;
-		if (result == RECORD_STREAM_RESTARTED)
-		{
-			columns = NULL;
-			sampled = 0;
-			continue;
-		}
+		columns = columns_from_header(&record, converter, true);
+		*ncolumns = record.nfields;
+	}
+	while (sampled < sample_rows && record_stream_next(stream, &record))
+	{
+		/* without a header, the first record says how many columns */
 		if (columns == NULL)
 		{
-			columns = columns_from_header(&record, converter, options->header);
+			columns = columns_from_header(&record, converter, false);
 			*ncolumns = record.nfields;
-			if (options->header)
-				continue;
 		}
 		narrow_types(columns, *ncolumns, &record, converter);
 		sampled++;

@@ -108,6 +108,7 @@ static const CsvExportOption valid_options[] = {
 	{"quote", ForeignTableRelationId},
 	{"header", ForeignTableRelationId},
 	{"header_match", ForeignTableRelationId},
+	{"trim_spaces", ForeignTableRelationId},
 	{"null", ForeignTableRelationId},
 	{"encoding", ForeignTableRelationId},
 
@@ -500,7 +501,7 @@ check_option_value(DefElem *def)
 		(void) parse_allowed_origins(value);
 	else if (strcmp(name, "delimiter") == 0 || strcmp(name, "quote") == 0)
 		check_single_byte(name, value);
-	else if (strcmp(name, "header") == 0)
+	else if (strcmp(name, "header") == 0 || strcmp(name, "trim_spaces") == 0)
 		(void) defGetBoolean(def);
 	else if (strcmp(name, "encoding") == 0)
 	{
@@ -881,6 +882,8 @@ csv_export_resolve_options(ForeignServer *server, List *table_options, Oid useri
 		opts->quote = defGetString(def)[0];
 	if ((def = find_option(table_options, "header")) != NULL)
 		opts->header = defGetBoolean(def);
+	if ((def = find_option(table_options, "trim_spaces")) != NULL)
+		opts->trim_spaces = defGetBoolean(def);
 	if ((def = find_option(table_options, "null")) != NULL)
 		opts->null_string = defGetString(def);
 	if ((def = find_option(table_options, "encoding")) != NULL)

@@ -89,6 +89,7 @@ typedef struct CsvExportOptions
 	char		quote;
 	bool		header;
 	bool		header_case_insensitive;	/* header_match 'case_insensitive' */
+	bool		trim_spaces;	/* spaces around fields are no part of them */
 	char	   *null_string;	/* NULL: an unquoted empty field is NULL */
 	int			encoding;		/* encoding of the export */
 	int64		expected_rows;	/* -1: not set */

@@ -14,6 +14,13 @@
  * Once a page's header is in, chunks are parsed on a thread of the stream's
  * (parse_thread.c), one chunk ahead: while the records of one chunk are
  * used, the thread parses the next, and the one after that is received.
+ *
+ * The stream owns the export's header and its retries: the caller gets the
+ * first page's header once (record_stream_header), says once which fields
+ * it keeps, and gets data records only.  A request that fails after part of
+ * its body is retried while no data record has been handed out, which no
+ * caller can take back (a row returned, a reject recorded); the header of
+ * the retried response must be the one handed out.
  */
 #include "postgres.h"
 
@@ -57,6 +64,8 @@ struct RecordStream
 	char	   *page_display_url;
 	bool		header_pending; /* the current page's header is still to come */
 	uint64		page_records;	/* data records of the current page */
+	uint64		records_out;	/* data records handed out */
+	bool		header_taken;	/* the first page's header is in first_header */
 	List	   *first_header;	/* of the first page, as strings */
 	bool	   *keep;			/* fields to keep, for the pages to come */
 	int			nkeep;
@@ -145,6 +154,7 @@ start_reader(RecordStream *stream)
 	csv_reader_limit_record(stream->reader, (size_t) stream->options->max_record_bytes,
 							stream->options->on_error_skip);
 	csv_reader_skip_malformed(stream->reader, stream->options->on_error_skip);
+	csv_reader_trim_spaces(stream->reader, stream->options->trim_spaces);
 	stream->header_pending = stream->options->header;
 	stream->page_records = 0;
 	stream->input_done = false;
@@ -341,8 +351,9 @@ record_stream_close(RecordStream *stream)
 }
 
 /*
- * From now on copy only the fields whose keep[] entry is true.  A restart
- * (RECORD_STREAM_RESTARTED) begins again with every field kept.
+ * From now on copy only the fields whose keep[] entry is true (of every
+ * page, and of page 1 again if its request is retried); said once, after
+ * the header, if there is one.
  */
 void
 record_stream_keep_fields(RecordStream *stream, const bool *keep, int nkeep)
@@ -381,16 +392,9 @@ report_csv_error(RecordStream *stream, CsvReaderStatus status)
 			(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
 			 errmsg("malformed CSV: %s", csv_reader_status_message(status)),
 			 status == CSV_READER_SPACE_BEFORE_QUOTE ?
-			 errhint("RFC 4180 allows no space between a delimiter and a quoted field; the export must be fixed at its source.") : 0));
+			 errhint("RFC 4180 allows no space between a delimiter and a quoted field; the table option trim_spaces 'true' reads such exports.") : 0));
 }
 
-/*
- * The next record.  restart_allowed says the caller has used no record yet
- * in a way it cannot take back, so a failed request may be retried even
- * after part of its body was read; the caller then gets
- * RECORD_STREAM_RESTARTED and must forget the records it had, the header
- * included.  Errors (HTTP, malformed CSV) are raised here.
- */
 static List *
 header_strings(const CsvRecord *record)
 {
@@ -415,9 +419,9 @@ join_header(List *fields)
 }
 
 /*
- * A page's header: the first page's is kept (and handed on, for the caller
- * to map); every later page's must be the same, and is dropped.  Returns
- * whether to hand the record on.
+ * A page's header.  The first page's is kept, and handed on for the caller
+ * to map; every later one (and page 1's again, when its request is retried)
+ * must be the same, and is dropped.  Returns whether to hand the record on.
  */
 static bool
 take_header(RecordStream *stream, const CsvRecord *record)
@@ -439,11 +443,12 @@ take_header(RecordStream *stream, const CsvRecord *record)
 						stream->page, (long long) stream->options->max_record_bytes),
 				 errdetail("Each field counts %d bytes besides its own.",
 						   CSV_READER_FIELD_OVERHEAD)));
-	if (stream->page == 1)
+	if (!stream->header_taken)
 	{
 		oldcxt = MemoryContextSwitchTo(stream->cxt);
 		stream->first_header = header_strings(record);
 		MemoryContextSwitchTo(oldcxt);
+		stream->header_taken = true;
 		return true;
 	}
 	fields = header_strings(record);
@@ -451,7 +456,12 @@ take_header(RecordStream *stream, const CsvRecord *record)
 		strcmp(join_header(fields), join_header(stream->first_header)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+				 stream->page == 1 ?
+				 errmsg("the CSV header of the export changed when its request was retried") :
 				 errmsg("page %d of the export has another CSV header than page 1", stream->page),
+				 stream->page == 1 ?
+				 errdetail("Before: %s. After: %s.", join_header(stream->first_header),
+						   join_header(fields)) :
 				 errdetail("Page 1: %s. Page %d: %s.", join_header(stream->first_header),
 						   stream->page, join_header(fields))));
 	if (stream->keep_set)
@@ -500,15 +510,19 @@ next_page(RecordStream *stream)
 
 /*
  * Read the next chunk of the current page, to be parsed by parse_pending().
- * Returns false if the transfer started over.
+ * A request that fails after part of its body may start over while no data
+ * record has been handed out (a page after the first cannot: rows came of
+ * the earlier pages); the page's reader then starts over too, and nothing
+ * is pending.
  */
-static bool
-fetch_chunk(RecordStream *stream, bool restart_allowed)
+static void
+fetch_chunk(RecordStream *stream)
 {
+	bool		restart_allowed = (stream->page == 1 && stream->records_out == 0);
+
 	stream->line = 0;
 	fetch_pages_ahead(stream);
-	/* a page after the first cannot start over: rows came of earlier pages */
-	switch (http_transfer_read(stream->transfer, restart_allowed && stream->page == 1,
+	switch (http_transfer_read(stream->transfer, restart_allowed,
 							   &stream->pending_data, &stream->pending_len))
 	{
 		case HTTP_READ_DATA:
@@ -519,10 +533,9 @@ fetch_chunk(RecordStream *stream, bool restart_allowed)
 			break;
 		case HTTP_READ_RESTARTED:
 			start_reader(stream);
-			return false;
+			return;
 	}
 	stream->pending = true;
-	return true;
 }
 
 /*
@@ -568,37 +581,44 @@ publish_parsed(RecordStream *stream)
 /*
  * With the thread: while the records just published are used, have it parse
  * the next chunk, and read the one after.  (http_transfer_read() leaves a
- * chunk alone until the call after next.)  Returns false if the transfer
- * started over.
+ * chunk alone until the call after next.)  A transfer that starts over
+ * leaves nothing pending: the records come again from its new reader.
  */
-static bool
-parse_ahead(RecordStream *stream, bool restart_allowed)
+static void
+parse_ahead(RecordStream *stream)
 {
 	if (stream->parser == NULL || stream->header_pending)
-		return true;
-	if (!stream->pending && !stream->input_done && !fetch_chunk(stream, restart_allowed))
-		return false;
+		return;
+	if (!stream->pending && !stream->input_done)
+	{
+		fetch_chunk(stream);
+		if (!stream->pending)
+			return;
+	}
 	if (stream->pending)
 		parse_pending(stream);
-	return stream->input_done || fetch_chunk(stream, restart_allowed);
+	if (!stream->input_done)
+		fetch_chunk(stream);
 }
 
-RecordStreamResult
-record_stream_next(RecordStream *stream, bool restart_allowed, CsvRecord *record)
+/*
+ * The next record, the first page's header included (*is_header); false at
+ * the end of the export.  Errors (HTTP, malformed CSV) are raised here.
+ */
+static bool
+read_record(RecordStream *stream, CsvRecord *record, bool *is_header)
 {
 	for (;;)
 	{
 		if (csv_reader_next(stream->reader, record))
 		{
 			stream->line = record->line;
-			if (stream->header_pending)
-			{
-				if (take_header(stream, record))
-					return RECORD_STREAM_RECORD;	/* the first page's header */
+			*is_header = stream->header_pending;
+			if (*is_header && !take_header(stream, record))
 				continue;
-			}
-			stream->page_records++;
-			return RECORD_STREAM_RECORD;
+			if (!*is_header)
+				stream->page_records++;
+			return true;
 		}
 		if (stream->failed != CSV_READER_OK)
 			report_csv_error(stream, stream->failed);
@@ -606,24 +626,47 @@ record_stream_next(RecordStream *stream, bool restart_allowed, CsvRecord *record
 		{
 			publish_parsed(stream);
 			/* after an error, nothing more is parsed */
-			if (stream->failed == CSV_READER_OK && !parse_ahead(stream, restart_allowed))
-				return RECORD_STREAM_RESTARTED;
-			continue;
+			if (stream->failed == CSV_READER_OK)
+				parse_ahead(stream);
 		}
-		if (stream->pending)
-		{
+		else if (stream->pending)
 			parse_pending(stream);
-			continue;
-		}
-		if (stream->input_done)
-		{
-			if (next_page(stream))
-				continue;
-			return RECORD_STREAM_END;
-		}
-		if (!fetch_chunk(stream, restart_allowed))
-			return RECORD_STREAM_RESTARTED;
+		else if (!stream->input_done)
+			fetch_chunk(stream);
+		else if (!next_page(stream))
+			return false;
 	}
+}
+
+/*
+ * The first page's header, before any data record (with the table option
+ * header); false if the export is empty.  Valid until the next call.
+ */
+bool
+record_stream_header(RecordStream *stream, CsvRecord *header)
+{
+	bool		is_header;
+
+	Assert(stream->options->header && !stream->header_taken);
+	if (!read_record(stream, header, &is_header))
+		return false;
+	Assert(is_header);
+	return true;
+}
+
+/* The next data record; false at the end of the export. */
+bool
+record_stream_next(RecordStream *stream, CsvRecord *record)
+{
+	bool		is_header;
+
+	do
+	{
+		if (!read_record(stream, record, &is_header))
+			return false;
+	} while (is_header);
+	stream->records_out++;
+	return true;
 }
 
 /* The line of the last record handed out, or of a CSV error; 0 if none. */

@@ -10,17 +10,10 @@
 
 typedef struct RecordStream RecordStream;
 
-typedef enum RecordStreamResult
-{
-	RECORD_STREAM_RECORD,
-	RECORD_STREAM_END,
-	RECORD_STREAM_RESTARTED		/* retried from the start: forget the records */
-} RecordStreamResult;
-
 extern RecordStream *record_stream_open(const CsvExportOptions *options, const char *url);
-extern RecordStreamResult record_stream_next(RecordStream *stream, bool restart_allowed,
-											 CsvRecord *record);
+extern bool record_stream_header(RecordStream *stream, CsvRecord *header);
 extern void record_stream_keep_fields(RecordStream *stream, const bool *keep, int nkeep);
+extern bool record_stream_next(RecordStream *stream, CsvRecord *record);
 extern uint64 record_stream_line(const RecordStream *stream);
 extern uint64 record_stream_bytes(const RecordStream *stream);
 extern int	record_stream_requests(const RecordStream *stream);

@@ -102,6 +102,21 @@ static const TestCase cases[] = {
 	CSV_READER_OK, LIMIT_8_IN_2, true},
 };
 
+/* the same, parsed with csv_reader_trim_spaces() */
+static const TestCase trim_cases[] = {
+	{"trimmed: space before an opening quote", "a,b\n1, \"x\"\n", 0, NULL, 0, "1:[a|b] 2:[1|x] ",
+	CSV_READER_OK, 0, false},
+	{"trimmed: unquoted ends, not quoted spaces", " a , \" b \" ,c\n", 0, NULL, 0,
+	"1:[a| b |c] ", CSV_READER_OK, 0, false},
+	{"trimmed: spaces alone are an empty, null field", "a,   ,\"  \"\n", 0, NULL, 0,
+	"1:[a|<NULL>|  ] ", CSV_READER_OK, 0, false},
+	{"trimmed: text after spaces and a quote", "a\n  \"b\"c\n", 0, NULL, 0, "1:[a] !2",
+	CSV_READER_TEXT_AFTER_CLOSING_QUOTE, 0, false},
+};
+
+/* whether parse_in_chunks() trims spaces: while trim_cases run */
+static bool trim_spaces;
+
 typedef struct Buffer
 {
 	char	   *data;
@@ -213,6 +228,7 @@ parse_in_chunks(const TestCase *tc, const char *input, size_t len,
 	if (tc->max_record_bytes)
 		csv_reader_limit_record(reader, tc->max_record_bytes, tc->skip_long);
 	csv_reader_skip_malformed(reader, tc->skip_long);
+	csv_reader_trim_spaces(reader, trim_spaces);
 	out->len = 0;
 	append_str(out, "");
 	while (pos < len && status == CSV_READER_OK)
@@ -321,23 +337,32 @@ run_case(const TestCase *tc)
 	return ok;
 }
 
+static void
+run_cases(const TestCase *list, size_t n, int *passed, int *failed)
+{
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+	{
+		bool		ok = run_case(&list[i]);
+
+		printf("csv_reader %-45s %s\n", list[i].name, ok ? "ok" : "FAILED");
+		if (ok)
+			(*passed)++;
+		else
+			(*failed)++;
+	}
+}
+
 int
 main(void)
 {
 	int			passed = 0;
 	int			failed = 0;
-	size_t		i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-	{
-		bool		ok = run_case(&cases[i]);
-
-		printf("csv_reader %-45s %s\n", cases[i].name, ok ? "ok" : "FAILED");
-		if (ok)
-			passed++;
-		else
-			failed++;
-	}
+	run_cases(cases, sizeof(cases) / sizeof(cases[0]), &passed, &failed);
+	trim_spaces = true;
+	run_cases(trim_cases, sizeof(trim_cases) / sizeof(trim_cases[0]), &passed, &failed);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

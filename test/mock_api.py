@@ -43,7 +43,9 @@ Endpoints (all GET):
                               (with Retry-After: R, or an HTTP date if R is
                               "date:SECONDS"; S=0 drops the connection, S=-1
                               sends a 200 whose body breaks off in the first
-                              record), the next ones the user export
+                              record, S=-3 too but under another header, S=-2
+                              in the second record, after a first with a bad
+                              updatedAt), the next ones the user export
 
 POST /jobs (body {"rows": N}, query polls=K or never=1, retry_after=R, name=ID) starts an export
 job: 202 with Location /jobs/ID, which answers 202 K times and then 303 to
@@ -641,10 +643,19 @@ class Handler(BaseHTTPRequestHandler):
         if status == 0:
             self.reset_connection()
             return
-        if status == -1:
-            # a 200 whose body breaks off inside the first record
+        if status in (-1, -2, -3):
+            # a 200 whose body breaks off inside the first record (-3: under
+            # another header), or (-2) inside the second, after a first whose
+            # updatedAt is not a time
             self.start_chunked()
-            self.chunk(csv_text([HEADER])[:-2] + b"\r\nusr_00001,Linus Tur")
+            if status == -1:
+                self.chunk(csv_text([HEADER])[:-2] + b"\r\nusr_00001,Linus Tur")
+            elif status == -3:
+                self.chunk(csv_text([HEADER[:-1] + ["created"]]) + b"usr_00001,Linus Tur")
+            else:
+                bad = user_row(1, 1)
+                bad[6] = "not a time"
+                self.chunk(csv_text([HEADER, bad]) + b"usr_00002,Ada Lov")
             self.wfile.flush()
             time.sleep(0.1)
             self.reset_connection()

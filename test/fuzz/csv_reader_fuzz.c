@@ -94,6 +94,7 @@ read_in_chunks(const uint8_t *settings, const uint8_t *data, size_t size, size_t
 	if (settings[1])
 		csv_reader_limit_record(reader, limit, (settings[0] & 16) != 0);
 	csv_reader_skip_malformed(reader, (settings[0] & 32) != 0);
+	csv_reader_trim_spaces(reader, (settings[0] & 64) != 0);
 	if (settings[3] != 0xff)
 	{
 		for (i = 0; i < 8; i++)
