@@ -102,57 +102,198 @@ BEGIN
   END IF;
 END $$;
 
+
 /*
- * As in 1.2, and a direct MERGE that fails the primary key's unique check
- * (a repeated new key) is followed by the staged one.
+ * Scheduled syncs that run themselves (issue 18): csv_export.sync takes
+ * if_running ('wait', or 'skip': a run that finds another sync of its
+ * target running is logged as skipped and touches nothing), timeout (the
+ * run is stopped after that long and recorded as interrupted),
+ * max_delete_ratio (with delete_missing: a run that would delete more than
+ * that fraction of the target's rows fails before writing) and dry_run
+ * (what the run would insert, update and delete, reported, nothing
+ * written).  A failure, and the first success after failures, is announced
+ * with pg_notify on channel csv_export.  New parameters change the
+ * procedure's signature: it is dropped and made again, and the roles that
+ * could run syncs (those granted _run_claim by grant_sync) keep that right.
  */
-CREATE OR REPLACE FUNCTION csv_export._apply_export(
+ALTER TABLE csv_export.sync_log
+  DROP CONSTRAINT sync_log_status_check,
+  ADD CONSTRAINT sync_log_status_check
+    CHECK (status IN ('running', 'succeeded', 'failed', 'interrupted', 'skipped'));
+
+CREATE FUNCTION csv_export._arm_run_timeout(timeout interval) RETURNS void
+AS 'MODULE_PATHNAME', 'csv_export_arm_run_timeout'
+LANGUAGE C VOLATILE;
+CREATE FUNCTION csv_export._disarm_run_timeout() RETURNS void
+AS 'MODULE_PATHNAME', 'csv_export_disarm_run_timeout'
+LANGUAGE C VOLATILE;
+CREATE FUNCTION csv_export._run_timed_out() RETURNS boolean
+AS 'MODULE_PATHNAME', 'csv_export_run_timed_out'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION csv_export._check_run_options(if_running text, timeout interval,
+                                              max_delete_ratio double precision,
+                                              delete_missing boolean)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF if_running IS NULL OR if_running NOT IN ('wait', 'skip') THEN
+    PERFORM csv_export._raise('22023', format('invalid value for if_running: %L', if_running),
+      hint => 'Valid values are ''wait'' and ''skip''.');
+  END IF;
+  IF timeout <= interval '0' THEN
+    PERFORM csv_export._raise('22023', 'timeout must be positive');
+  END IF;
+  IF max_delete_ratio IS NOT NULL AND NOT delete_missing THEN
+    PERFORM csv_export._raise('22023', 'max_delete_ratio needs delete_missing',
+      detail => 'Only a sync with delete_missing deletes rows.');
+  END IF;
+  IF NOT max_delete_ratio BETWEEN 0 AND 1 THEN
+    PERFORM csv_export._raise('22023', 'max_delete_ratio must be between 0 and 1');
+  END IF;
+END $$;
+
+/*
+ * The direct MERGE of a full sync, as in 1.2; a MERGE that fails the
+ * primary key's unique check (a repeated new key) is followed by the
+ * staged one too.  fetched is NULL when the export must be staged.
+ */
+CREATE FUNCTION csv_export._try_direct_merge(statement text, target regclass,
+                                             started_at timestamptz,
+                                             OUT fetched bigint, OUT upserted bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  repeated text;
+  violated text;
+BEGIN
+  PERFORM csv_export._sync_match_rows();
+  upserted := csv_export._merge_directly(statement, started_at);
+  fetched := csv_export._sync_match_rows();
+EXCEPTION
+  WHEN cardinality_violation THEN  -- from _sync_match alone
+    GET STACKED DIAGNOSTICS repeated = MESSAGE_TEXT;
+    PERFORM csv_export._report(format(
+      '%s: staging it, so that the last row of each key wins', repeated));
+  WHEN unique_violation THEN
+    -- a new key the export repeats, or one another session has just
+    -- inserted: the staged MERGE takes the last row of each key, and sees
+    -- the other session's row.  Another unique constraint's violation is
+    -- the export's to report.
+    GET STACKED DIAGNOSTICS violated = CONSTRAINT_NAME;
+    IF violated <> csv_export._primary_key_name(target) THEN
+      RAISE;
+    END IF;
+    PERFORM csv_export._report(
+      'export has more than one row with the same key: staging it, so that the last row of each key wins');
+END $$;
+
+/*
+ * The export fetched once into a temporary table (_sync_statements'
+ * staging); with a cursor, its largest value (as text) for the checkpoint.
+ */
+CREATE FUNCTION csv_export._stage_export(staging text, cursor_column text,
+                                         OUT fetched bigint, OUT cursor_max text)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF to_regclass('pg_temp.csv_export_sync_staging') IS NOT NULL THEN
+    DROP TABLE pg_temp.csv_export_sync_staging;  -- an earlier sync in this transaction
+  END IF;
+  EXECUTE staging;
+  GET DIAGNOSTICS fetched = ROW_COUNT;
+  IF cursor_column IS NOT NULL THEN
+    EXECUTE 'SELECT pg_catalog.to_jsonb(pg_catalog.max(_csv_export_cursor)) '
+            'OPERATOR(pg_catalog.#>>) ''{}'' FROM pg_temp.csv_export_sync_staging'
+      INTO cursor_max;
+  END IF;
+END $$;
+
+/*
+ * Statements that count what a sync of the staged export would do, for
+ * dry_run and max_delete_ratio: changes (the rows it would insert, and
+ * update) and missing (the target's live rows whose key the export lacks,
+ * and all its live rows).
+ */
+CREATE FUNCTION csv_export._sync_counts(source regclass, target regclass,
+                                        OUT changes text, OUT missing text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  tgt_name  text := csv_export._qualified_name(target);
+  shape     record := csv_export._sync_shape(source, target, NULL);
+  writes    record := csv_export._sync_assignments(shape.copied, shape.keys,
+                                                   shape.has_deleted, shape.has_synced_at);
+  key_match text;
+  key_list  text;
+BEGIN
+  SELECT string_agg(format('t.%1$I OPERATOR(pg_catalog.=) s.%1$I', k), ' AND '),
+         string_agg(quote_ident(k), ', ')
+    INTO key_match, key_list FROM unnest(shape.keys) k;
+  changes := format(
+    'SELECT pg_catalog.count(*) FILTER (WHERE t.ctid IS NULL), '
+    'pg_catalog.count(*) FILTER (WHERE t.ctid IS NOT NULL AND (%s)) '
+    'FROM (SELECT DISTINCT ON (%s) * FROM pg_temp.csv_export_sync_staging '
+    'ORDER BY %s, _csv_export_ord DESC) s LEFT JOIN %s t ON %s',
+    coalesce(writes.changed, 'false'), key_list, key_list, tgt_name, key_match);
+  missing := format(
+    'SELECT pg_catalog.count(*) FILTER (WHERE NOT EXISTS '
+    '(SELECT 1 FROM pg_temp.csv_export_sync_staging s WHERE %s)), pg_catalog.count(*) '
+    'FROM %s t%s',
+    key_match, tgt_name, CASE WHEN shape.has_deleted THEN ' WHERE t._deleted IS NOT TRUE' END);
+END $$;
+
+-- before anything is written: an export that lacks too many of the target's rows
+CREATE FUNCTION csv_export._check_delete_ratio(source regclass, target regclass,
+                                               max_delete_ratio double precision)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  missing bigint;
+  live    bigint;
+BEGIN
+  EXECUTE (csv_export._sync_counts(source, target)).missing INTO missing, live;
+  IF missing > max_delete_ratio * live THEN
+    PERFORM csv_export._raise('55000',
+      format('sync would delete %s of the %s rows of %s', missing, live, target),
+      detail => format('max_delete_ratio is %s. An export that lacks that many rows is more likely partial than a sign that they were deleted.',
+                       max_delete_ratio),
+      hint => 'If the rows are gone at the source, run the sync once with a higher max_delete_ratio, or without it.');
+  END IF;
+END $$;
+
+/*
+ * One run's work on the data, in the caller's transaction: merge the export
+ * (in one pass where it can, else staged), count the rows the scan
+ * rejected, and delete what the export lacks.  A cursor needs the export's
+ * largest value and delete_missing its keys: those syncs, and an export
+ * with repeated keys, go through staging.  With max_delete_ratio the
+ * staged export is checked before anything is written.
+ */
+DROP FUNCTION csv_export._apply_export(regclass, regclass, text, text, boolean, timestamptz);
+DROP FUNCTION csv_export._merge_staged(text, text, text, timestamptz);
+CREATE FUNCTION csv_export._apply_export(
   source regclass, target regclass, cursor_column text, cursor_before text,
-  delete_missing boolean, started_at timestamptz,
+  delete_missing boolean, started_at timestamptz, max_delete_ratio double precision,
   OUT fetched bigint, OUT upserted bigint, OUT deleted bigint, OUT rejected bigint,
   OUT cursor_after text)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_variable
 DECLARE
   statements record := csv_export._sync_statements(source, target, cursor_column, cursor_before);
-  staged     boolean := cursor_column IS NOT NULL OR delete_missing
-                        OR NOT csv_export._direct_merge_possible(target);
-  merged     record;
-  repeated   text;
-  violated   text;
+  direct     record;
+  staged     record;
 BEGIN
   deleted := 0;
-  IF NOT staged THEN
-    BEGIN
-      PERFORM csv_export._sync_match_rows();
-      upserted := csv_export._merge_directly(statements.direct_merge, started_at);
-      fetched := csv_export._sync_match_rows();
-    EXCEPTION
-      WHEN cardinality_violation THEN  -- from _sync_match alone
-        GET STACKED DIAGNOSTICS repeated = MESSAGE_TEXT;
-      WHEN unique_violation THEN
-        -- a new key the export repeats, or one another session has just
-        -- inserted: the staged MERGE takes the last row of each key, and
-        -- sees the other session's row.  Another unique constraint's
-        -- violation is the export's to report.
-        GET STACKED DIAGNOSTICS violated = CONSTRAINT_NAME;
-        IF violated OPERATOR(pg_catalog.<>) csv_export._primary_key_name(target) THEN
-          RAISE;
-        END IF;
-        repeated := 'export has more than one row with the same key';
-    END;
-    IF repeated IS NOT NULL THEN
-      PERFORM csv_export._report(pg_catalog.format(
-        '%s: staging it, so that the last row of each key wins', repeated));
-      staged := true;
-    END IF;
+  IF cursor_column IS NULL AND NOT delete_missing AND csv_export._direct_merge_possible(target) THEN
+    direct := csv_export._try_direct_merge(statements.direct_merge, target, started_at);
+    fetched := direct.fetched;
+    upserted := direct.upserted;
   END IF;
-  IF staged THEN
-    merged := csv_export._merge_staged(statements.staging, statements.merge, cursor_column,
-                                       started_at);
-    fetched := merged.fetched;
-    upserted := merged.upserted;
-    cursor_after := merged.cursor_max;
+  IF fetched IS NULL THEN
+    staged := csv_export._stage_export(statements.staging, cursor_column);
+    fetched := staged.fetched;
+    cursor_after := staged.cursor_max;
+    IF max_delete_ratio IS NOT NULL AND fetched OPERATOR(pg_catalog.>) 0 THEN
+      PERFORM csv_export._check_delete_ratio(source, target, max_delete_ratio);
+    END IF;
+    EXECUTE statements.merge USING started_at;
+    GET DIAGNOSTICS upserted = ROW_COUNT;
   END IF;
   cursor_after := coalesce(cursor_after, cursor_before);
 
@@ -175,10 +316,282 @@ BEGIN
   END IF;
 END $$;
 
+/*
+ * dry_run: the export staged, and what a sync would insert, update and
+ * delete reported; nothing is written, no run recorded, no lock taken.
+ */
+CREATE FUNCTION csv_export._dry_run(source regclass, target regclass, cursor_column text,
+                                    delete_missing boolean)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+  cursor_before text;
+  counts        record := csv_export._sync_counts(source, target);
+  staged        record;
+  would_insert  bigint;
+  would_update  bigint;
+  would_delete  bigint := 0;
+  live          bigint;
+BEGIN
+  SELECT CASE WHEN s.cursor_column = cursor_column THEN s.cursor_value END INTO cursor_before
+    FROM csv_export.sync_state s WHERE s.target = target;
+  staged := csv_export._stage_export(
+    (csv_export._sync_statements(source, target, cursor_column, cursor_before)).staging,
+    cursor_column);
+  EXECUTE counts.changes INTO would_insert, would_update;
+  IF delete_missing AND staged.fetched > 0 THEN
+    EXECUTE counts.missing INTO would_delete, live;
+  END IF;
+  DROP TABLE pg_temp.csv_export_sync_staging;
+  PERFORM csv_export._report(format(
+    'dry run: %s rows fetched; %s would be inserted, %s updated, %s deleted; nothing was written',
+    staged.fetched, would_insert, would_update, would_delete));
+END $$;
+
+-- the target's lock, held until the run's transaction ends; false if
+-- if_running is 'skip' and another sync of the target holds it
+CREATE FUNCTION csv_export._lock_target(target regclass, if_running text) RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF if_running = 'skip' THEN
+    RETURN pg_try_advisory_xact_lock(1668511862, target::oid::integer);
+  END IF;
+  PERFORM pg_advisory_xact_lock(1668511862, target::oid::integer);
+  RETURN true;
+END $$;
+
+-- a run's outcome on channel csv_export, for a listener to alert on
+CREATE FUNCTION csv_export._notify(run_id bigint, source regclass, target regclass,
+                                   status text, error text, sqlstate text)
+RETURNS void LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT pg_notify('csv_export', json_build_object(
+    'run_id', run_id, 'target', target::text, 'source', source::text, 'status', status,
+    'error', left(error, 1000), 'sqlstate', sqlstate)::text)
+$$;
+
+REVOKE ALL ON FUNCTION csv_export._arm_run_timeout(interval),
+                       csv_export._disarm_run_timeout(),
+                       csv_export._run_timed_out(),
+                       csv_export._check_run_options(text, interval, double precision, boolean),
+                       csv_export._try_direct_merge(text, regclass, timestamptz),
+                       csv_export._stage_export(text, text),
+                       csv_export._sync_counts(regclass, regclass),
+                       csv_export._check_delete_ratio(regclass, regclass, double precision),
+                       csv_export._apply_export(regclass, regclass, text, text, boolean,
+                                                timestamptz, double precision),
+                       csv_export._dry_run(regclass, regclass, text, boolean),
+                       csv_export._lock_target(regclass, text),
+                       csv_export._notify(bigint, regclass, regclass, text, text, text)
+  FROM PUBLIC;
+
+/*
+ * A procedure that commits cannot pin its search_path with SET: every
+ * function, operator and table in it is schema-qualified instead.  It keeps
+ * the run's record: on record before the run starts, one sync per target
+ * at a time (or none, with if_running 'skip'), the checkpoint committed
+ * with the data, a failure recorded for good, announced, and then raised.
+ */
+DROP PROCEDURE csv_export.sync(regclass, regclass, text, boolean);
+CREATE PROCEDURE csv_export.sync(source regclass, target regclass,
+                                 cursor_column text DEFAULT NULL,
+                                 delete_missing boolean DEFAULT false,
+                                 if_running text DEFAULT 'wait',
+                                 timeout interval DEFAULT NULL,
+                                 max_delete_ratio double precision DEFAULT NULL,
+                                 dry_run boolean DEFAULT false)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_variable
+DECLARE
+  can_commit    boolean := csv_export._transaction_control_allowed();
+  this_run      bigint;
+  started_at    timestamptz;
+  cursor_before text;
+  previous      text;
+  applied       record;
+  err_sqlstate  text;
+  err_message   text;
+  err_detail    text;
+  err_hint      text;
+  err_context   text;
+BEGIN
+  PERFORM csv_export._check_sync_arguments(cursor_column, delete_missing);
+  PERFORM csv_export._check_run_options(if_running, timeout, max_delete_ratio, delete_missing);
+  IF dry_run THEN
+    PERFORM csv_export._dry_run(source, target, cursor_column, delete_missing);
+    RETURN;
+  END IF;
+
+  -- on record before it starts (and only for a caller who may write the
+  -- target): a run whose backend goes away stays 'running', and
+  -- csv_export.runs shows it as interrupted
+  this_run := csv_export._run_start(source, target, cursor_column);
+  IF can_commit THEN
+    COMMIT;
+  END IF;
+
+  -- the time limit covers the wait for the target too, and ends with this
+  -- transaction at the latest
+  PERFORM csv_export._arm_run_timeout(timeout);
+  BEGIN
+    -- one sync per target at a time: held until this run's data and
+    -- checkpoint commit, or its failure is recorded
+    IF NOT csv_export._lock_target(target, if_running) THEN
+      PERFORM csv_export._disarm_run_timeout();
+      PERFORM csv_export._run_finish(this_run, 'skipped', 'another sync of the target was running',
+                                     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+      PERFORM csv_export._report(pg_catalog.format(
+        'another sync of %s is running: this one is skipped', target));
+      RETURN;
+    END IF;
+    started_at := pg_catalog.clock_timestamp();
+    cursor_before := csv_export._run_claim(this_run);
+    SELECT s.last_status INTO previous FROM csv_export.sync_state s
+     WHERE s.target OPERATOR(pg_catalog.=) target;
+
+    PERFORM csv_export._report(pg_catalog.format('fetching %s into %s%s', source, target,
+      CASE WHEN cursor_before IS NOT NULL
+           THEN pg_catalog.format(' (rows with %I >= %s)', cursor_column, cursor_before)
+           WHEN cursor_column IS NOT NULL THEN ' (all rows: no cursor yet)' ELSE '' END));
+    applied := csv_export._apply_export(source, target, cursor_column, cursor_before,
+                                        delete_missing, started_at, max_delete_ratio);
+    -- the checkpoint commits together with the data
+    PERFORM csv_export._run_finish(this_run, 'succeeded', NULL, NULL, cursor_before,
+                                   applied.cursor_after, started_at, applied.fetched,
+                                   applied.upserted, applied.deleted, applied.rejected);
+    IF previous OPERATOR(pg_catalog.=) ANY (ARRAY['failed', 'interrupted']) THEN
+      PERFORM csv_export._notify(this_run, source, target, 'succeeded', NULL, NULL);
+    END IF;
+    PERFORM csv_export._report(pg_catalog.format('checkpoint saved%s',
+      CASE WHEN cursor_column IS NOT NULL
+           THEN pg_catalog.format(' (cursor %s)', coalesce(applied.cursor_after, 'unset'))
+           ELSE '' END));
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    -- everything the block did is undone; keep the error to record it.
+    -- A cancel or statement_timeout is caught too, to be recorded.
+    GET STACKED DIAGNOSTICS err_sqlstate = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
+                            err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT,
+                            err_context = PG_EXCEPTION_CONTEXT;
+  END;
+  PERFORM csv_export._disarm_run_timeout();
+
+  IF err_sqlstate IS NULL THEN
+    RETURN;
+  END IF;
+  IF err_sqlstate OPERATOR(pg_catalog.=) '57014' AND csv_export._run_timed_out() THEN
+    err_message := pg_catalog.format('sync ran longer than its timeout (%s s)',
+                                     pg_catalog.trim_scale(pg_catalog.date_part('epoch', timeout)::pg_catalog.numeric));
+    err_detail := '';
+    err_hint := 'Raise timeout, or find out why the export is slow to arrive.';
+    err_context := '';
+  END IF;
+  PERFORM csv_export._run_finish(this_run,
+                                 CASE WHEN err_sqlstate OPERATOR(pg_catalog.=) '57014'
+                                      THEN 'interrupted' ELSE 'failed' END,
+                                 err_message, err_sqlstate, cursor_before, cursor_before,
+                                 started_at, NULL, 0, 0, NULL);
+  PERFORM csv_export._notify(this_run, source, target,
+                             CASE WHEN err_sqlstate OPERATOR(pg_catalog.=) '57014'
+                                  THEN 'interrupted' ELSE 'failed' END,
+                             err_message, err_sqlstate);
+  -- record the failure for good, then fail the CALL, so that a scheduler
+  -- sees the run fail; inside a transaction block the record goes with it
+  IF can_commit THEN
+    COMMIT;
+  END IF;
+  -- (PL/pgSQL gives an empty string for a missing part)
+  PERFORM csv_export._raise(err_sqlstate, err_message,
+                            CASE WHEN err_detail OPERATOR(pg_catalog.<>) '' THEN err_detail END,
+                            CASE WHEN err_hint OPERATOR(pg_catalog.<>) '' THEN err_hint END,
+                            CASE WHEN err_context OPERATOR(pg_catalog.<>) '' THEN err_context END,
+                            pg_catalog.format('csv_export.sync of %s into %s', source, target));
+END $$;
+REVOKE ALL ON PROCEDURE csv_export.sync(regclass, regclass, text, boolean, text, interval,
+                                        double precision, boolean) FROM PUBLIC;
+
+/*
+ * What schedule creates runs with if_running 'skip' (a run that finds the
+ * last one still going is logged as skipped, instead of queueing behind
+ * it) and, if given, a timeout.
+ */
+DROP FUNCTION csv_export.schedule(text, text, regclass, regclass, text, boolean);
+CREATE FUNCTION csv_export.schedule(job_name text, schedule text,
+                                    source regclass, target regclass,
+                                    cursor_column text DEFAULT NULL,
+                                    delete_missing boolean DEFAULT false,
+                                    timeout interval DEFAULT NULL,
+                                    max_delete_ratio double precision DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  job_id bigint;
+BEGIN
+  PERFORM csv_export._require_pg_cron();
+  PERFORM csv_export._check_sync_arguments(cursor_column, delete_missing);
+  PERFORM csv_export._check_run_options('skip', timeout, max_delete_ratio, delete_missing);
+  EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job_id
+    USING job_name, schedule,
+          format('CALL csv_export.sync(%L, %L, cursor_column => %L, delete_missing => %s, '
+                 'if_running => ''skip''%s%s)',
+                 csv_export._qualified_name(source), csv_export._qualified_name(target),
+                 cursor_column, CASE WHEN delete_missing THEN 'true' ELSE 'false' END,
+                 CASE WHEN timeout IS NOT NULL
+                      THEN format(', timeout => ''%s seconds''',
+                                  trim_scale(date_part('epoch', timeout)::numeric)) END,
+                 CASE WHEN max_delete_ratio IS NOT NULL
+                      THEN format(', max_delete_ratio => %s', max_delete_ratio) END);
+  RETURN job_id;
+END $$;
+REVOKE ALL ON FUNCTION csv_export.schedule(text, text, regclass, regclass, text, boolean,
+                                           interval, double precision) FROM PUBLIC;
+
+/*
+ * csv_export.status: one row per target, for monitoring.  Its pg_cron job
+ * is found by the target its command syncs (what schedule wrote), among
+ * the jobs the reader may see.
+ */
+CREATE FUNCTION csv_export._scheduled_target(command text) RETURNS regclass
+LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+  SELECT to_regclass(replace(m[1], '''''', ''''))
+    FROM regexp_match(command,
+                      '^CALL csv_export\.sync\(''(?:[^'']|'''')*'', ''((?:[^'']|'''')*)''') m
+$$;
+
+CREATE FUNCTION csv_export._cron_jobs()
+RETURNS TABLE (jobid bigint, jobname text, schedule text, command text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF to_regclass('cron.job') IS NOT NULL AND has_table_privilege('cron.job', 'SELECT') THEN
+    RETURN QUERY EXECUTE 'SELECT jobid, jobname::text, schedule::text, command::text FROM cron.job';
+  END IF;
+END $$;
+GRANT EXECUTE ON FUNCTION csv_export._scheduled_target(text), csv_export._cron_jobs() TO PUBLIC;
+
+CREATE VIEW csv_export.status WITH (security_invoker = true) AS
+  SELECT s.target, s.source, j.jobname AS job_name, j.schedule,
+         last.status AS last_status, last.started_at AS last_started_at,
+         last.finished_at AS last_finished_at, last.error AS last_error,
+         ok.finished_at AS last_success,
+         (SELECT pg_catalog.count(*) FROM csv_export.runs f
+           WHERE f.target = s.target AND f.status IN ('failed', 'interrupted')
+             AND f.run_id > coalesce(ok.run_id, 0)) AS consecutive_failures,
+         ok.rows_fetched, ok.rows_upserted, ok.rows_deleted, ok.rows_rejected,
+         s.cursor_column, s.cursor_value,
+         pg_catalog.now() - ok.finished_at AS staleness
+    FROM csv_export.sync_state s
+    LEFT JOIN LATERAL (SELECT * FROM csv_export.runs r
+                        WHERE r.target = s.target AND r.status <> 'skipped'
+                        ORDER BY r.run_id DESC LIMIT 1) last ON true
+    LEFT JOIN LATERAL (SELECT * FROM csv_export.runs r
+                        WHERE r.target = s.target AND r.status = 'succeeded'
+                        ORDER BY r.run_id DESC LIMIT 1) ok ON true
+    LEFT JOIN LATERAL (SELECT * FROM csv_export._cron_jobs() c
+                        WHERE csv_export._scheduled_target(c.command) = s.target
+                        ORDER BY c.jobid LIMIT 1) j ON true;
+GRANT SELECT ON csv_export.status TO PUBLIC;
+
 CREATE OR REPLACE FUNCTION csv_export._sync_routines() RETURNS regprocedure[]
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT ARRAY['csv_export.sync(regclass,regclass,text,boolean)',
-               'csv_export.schedule(text,text,regclass,regclass,text,boolean)',
+  SELECT ARRAY['csv_export.sync(regclass,regclass,text,boolean,text,interval,double precision,boolean)',
+               'csv_export.schedule(text,text,regclass,regclass,text,boolean,interval,double precision)',
                'csv_export.unschedule(text)',
                'csv_export._transaction_control_allowed()',
                'csv_export._report(text)',
@@ -194,8 +607,18 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
                'csv_export._merge_directly(text,timestamptz)',
                'csv_export._sync_shape(regclass,regclass,text)',
                'csv_export._sync_assignments(text[],text[],boolean,boolean)',
-               'csv_export._merge_staged(text,text,text,timestamptz)',
-               'csv_export._apply_export(regclass,regclass,text,text,boolean,timestamptz)',
+               'csv_export._apply_export(regclass,regclass,text,text,boolean,timestamptz,double precision)',
+               'csv_export._arm_run_timeout(interval)',
+               'csv_export._disarm_run_timeout()',
+               'csv_export._run_timed_out()',
+               'csv_export._check_run_options(text,interval,double precision,boolean)',
+               'csv_export._try_direct_merge(text,regclass,timestamptz)',
+               'csv_export._stage_export(text,text)',
+               'csv_export._sync_counts(regclass,regclass)',
+               'csv_export._check_delete_ratio(regclass,regclass,double precision)',
+               'csv_export._dry_run(regclass,regclass,text,boolean)',
+               'csv_export._lock_target(regclass,text)',
+               'csv_export._notify(bigint,regclass,regclass,text,text,text)',
                'csv_export._require_pg_cron()',
                'csv_export._run_start(regclass,regclass,text)',
                'csv_export._run_claim(bigint)',
@@ -203,7 +626,8 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
               ]::regprocedure[]
 $$;
 
--- roles that could run syncs under 1.2 can still run them
+-- roles that could run syncs under 1.2 (grant_sync gave them _run_claim,
+-- which stays) can still run them
 DO $$
 DECLARE
   runner regrole;
@@ -212,7 +636,7 @@ BEGIN
   FOR runner IN
     SELECT a.grantee::regrole
       FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
-     WHERE p.oid = 'csv_export.sync(regclass,regclass,text,boolean)'::pg_catalog.regprocedure
+     WHERE p.oid = 'csv_export._run_claim(bigint)'::pg_catalog.regprocedure
        AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0 AND a.grantee <> p.proowner
   LOOP
     FOREACH routine IN ARRAY csv_export._sync_routines() LOOP

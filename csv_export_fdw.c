@@ -45,6 +45,7 @@
 #include "src/option.h"
 #include "src/pagination.h"
 #include "src/parse_thread_backend.h"
+#include "src/sync_state.h"
 #include "src/url.h"
 
 PG_MODULE_MAGIC;
@@ -117,6 +118,7 @@ _PG_init(void)
 {
 	http_global_init();
 	parse_thread_define_guc();
+	sync_state_define_gucs();
 	MarkGUCPrefixReserved("csv_export_fdw");
 }
 

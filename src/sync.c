@@ -3,25 +3,36 @@
  *		Small C helpers for the PL/pgSQL procedure csv_export.sync.
  *
  * PL/pgSQL cannot ask whether its CALL may commit, choose a log level at run
- * time, or raise an error with an optional DETAIL and HINT and without its
- * own call stack; these functions do that for it.
+ * time, raise an error with an optional DETAIL and HINT and without its
+ * own call stack, or limit how long a run takes; these functions do that
+ * for it.
  */
 #include "postgres.h"
 
+#include <limits.h>
+
+#include "access/xact.h"
+#include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/latch.h"
 #include "tcop/dest.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
 
 #include "csv_export_fdw.h"
 
 PG_FUNCTION_INFO_V1(csv_export_transaction_control_allowed);
 PG_FUNCTION_INFO_V1(csv_export_report);
 PG_FUNCTION_INFO_V1(csv_export_raise);
+PG_FUNCTION_INFO_V1(csv_export_arm_run_timeout);
+PG_FUNCTION_INFO_V1(csv_export_disarm_run_timeout);
+PG_FUNCTION_INFO_V1(csv_export_run_timed_out);
 
 /*
  * Whether the calling procedure may COMMIT: true for a CALL at top level
@@ -174,4 +185,98 @@ csv_export_raise(PG_FUNCTION_ARGS)
 			 context ? errcontext("%s", context) : 0,
 			 sync_name ? errcontext("%s", sync_name) : 0));
 	PG_RETURN_VOID();
+}
+
+/*
+ * A run's time limit (csv_export.sync's timeout).  statement_timeout cannot
+ * serve: it is armed when a statement starts, and a CALL is one statement
+ * however many transactions it commits.  This is a timeout of its own that,
+ * when it fires, asks for a query cancel, which the next
+ * CHECK_FOR_INTERRUPTS (in an HTTP wait, a lock wait, a scan) turns into
+ * an ERROR (57014) for the procedure to record.  It never outlives the
+ * transaction it was armed in.
+ */
+static TimeoutId run_timeout = MAX_TIMEOUTS;	/* not registered yet */
+static bool run_timeout_armed = false;
+static volatile sig_atomic_t run_timed_out = false;
+
+/* in the signal handler: flags only */
+static void
+run_timeout_fired(void)
+{
+	run_timed_out = true;
+	QueryCancelPending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
+static void
+stop_run_timeout(void)
+{
+	if (run_timeout_armed)
+		disable_timeout(run_timeout, false);
+	run_timeout_armed = false;
+}
+
+static void
+run_timeout_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		stop_run_timeout();
+}
+
+/* interval -> milliseconds, a month counted as 30 days as everywhere else */
+static int64
+interval_ms(const Interval *span)
+{
+	return (((int64) span->month * DAYS_PER_MONTH + span->day) * SECS_PER_DAY) * 1000 +
+		span->time / 1000;
+}
+
+/* _arm_run_timeout(timeout interval): the limit from now on, NULL for none */
+Datum
+csv_export_arm_run_timeout(PG_FUNCTION_ARGS)
+{
+	int64		ms;
+
+	stop_run_timeout();
+	run_timed_out = false;
+	if (PG_ARGISNULL(0))
+		PG_RETURN_VOID();
+	ms = interval_ms(PG_GETARG_INTERVAL_P(0));
+	if (ms <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout must be positive")));
+	if (run_timeout == MAX_TIMEOUTS)
+	{
+		run_timeout = RegisterTimeout(USER_TIMEOUT, run_timeout_fired);
+		RegisterXactCallback(run_timeout_xact_callback, NULL);
+	}
+	enable_timeout_after(run_timeout, (int) Min(ms, INT_MAX));
+	run_timeout_armed = true;
+	PG_RETURN_VOID();
+}
+
+/*
+ * _disarm_run_timeout(): the run is over.  A cancel the limit asked for
+ * that has not yet been acted on would fail whatever the session runs
+ * next: it is taken back.
+ */
+Datum
+csv_export_disarm_run_timeout(PG_FUNCTION_ARGS)
+{
+	stop_run_timeout();
+	if (run_timed_out)
+		QueryCancelPending = false;
+	PG_RETURN_VOID();
+}
+
+/* _run_timed_out(): whether the limit fired since it was armed */
+Datum
+csv_export_run_timed_out(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(run_timed_out);
 }

@@ -15,23 +15,56 @@
  * A run is claimed and finished only by the backend that started it: the
  * log row names the backend (pid and start time), so a role cannot finish
  * another session's run, and a run it started is one it was allowed to.
+ *
+ * The log does not grow for ever: a run, when it finishes, trims its
+ * target's log and its source's rejects (see trim_log), without a job of
+ * its own to schedule.
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include <limits.h>
+
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "csv_export_fdw.h"
 #include "privileged.h"
+#include "sync_state.h"
 
 PG_FUNCTION_INFO_V1(csv_export_run_start);
 PG_FUNCTION_INFO_V1(csv_export_run_claim);
 PG_FUNCTION_INFO_V1(csv_export_run_finish);
+
+/* what the log and the rejects keep; 0: no limit */
+static int	log_retention_days = 30;
+static int	log_retention_runs = 1000;
+
+/*
+ * Superuser settings: a role that may run syncs must not be able to erase
+ * the history of a target by a setting of its session.
+ */
+void
+sync_state_define_gucs(void)
+{
+	DefineCustomIntVariable("csv_export_fdw.log_retention_days",
+							"Days that csv_export.sync_log and csv_export.rejects keep a sync's rows.",
+							"A sync, when it finishes, deletes older runs of its target and "
+							"older rejects of its source. 0 keeps them.",
+							&log_retention_days, 30, 0, 36500, PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("csv_export_fdw.log_retention_runs",
+							"Runs of each target that csv_export.sync_log keeps.",
+							"A sync, when it finishes, deletes the runs of its target beyond "
+							"this many of the newest. 0 keeps them all.",
+							&log_retention_runs, 1000, 0, INT_MAX, PGC_SUSET, 0,
+							NULL, NULL, NULL);
+}
 
 /* The caller may insert and update the target: a sync writes it so. */
 static void
@@ -171,10 +204,43 @@ csv_export_run_claim(PG_FUNCTION_ARGS)
 }
 
 /*
+ * A finished run's target keeps the runs of the last log_retention_days
+ * and, of those, the newest log_retention_runs; its source keeps the
+ * rejects of the last log_retention_days.  Runs still going are kept.
+ */
+static void
+trim_log(Datum run_id)
+{
+	Oid			argtypes[3] = {INT8OID, INT4OID, INT4OID};
+	Datum		values[3] = {run_id, Int32GetDatum(log_retention_days),
+	Int32GetDatum(log_retention_runs)};
+	bool		isnull;
+
+	(void) owner_section_execute(
+		"WITH run AS (SELECT target, source, pg_catalog.clock_timestamp()"
+		"               OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => $2) AS horizon"
+		"               FROM csv_export.sync_log WHERE run_id OPERATOR(pg_catalog.=) $1),"
+		" old_runs AS ("
+		"  DELETE FROM csv_export.sync_log l USING run"
+		"   WHERE l.target OPERATOR(pg_catalog.=) run.target"
+		"     AND l.status OPERATOR(pg_catalog.<>) 'running'"
+		"     AND l.run_id OPERATOR(pg_catalog.<>) $1"
+		"     AND (($2 OPERATOR(pg_catalog.>) 0 AND l.finished_at OPERATOR(pg_catalog.<) run.horizon)"
+		"          OR ($3 OPERATOR(pg_catalog.>) 0 AND l.run_id OPERATOR(pg_catalog.<=)"
+		"              (SELECT o.run_id FROM csv_export.sync_log o"
+		"                WHERE o.target OPERATOR(pg_catalog.=) run.target"
+		"                ORDER BY o.run_id DESC OFFSET $3 LIMIT 1))))"
+		" DELETE FROM csv_export.rejects r USING run"
+		"  WHERE $2 OPERATOR(pg_catalog.>) 0 AND r.foreign_table OPERATOR(pg_catalog.=) run.source"
+		"    AND r.rejected_at OPERATOR(pg_catalog.<) run.horizon",
+		3, argtypes, values, NULL, &isnull);
+}
+
+/*
  * _run_finish(run_id, status, error, sqlstate, cursor_before, cursor_after,
  * started_at, fetched, upserted, deleted, rejected): the run's outcome in
  * its log row and in the target's state; the checkpoint moves only with a
- * run that succeeded.
+ * run that succeeded, and a skipped run leaves the state alone.
  */
 Datum
 csv_export_run_finish(PG_FUNCTION_ARGS)
@@ -196,6 +262,13 @@ csv_export_run_finish(PG_FUNCTION_ARGS)
 	}
 
 	owner_section_begin(&section);
+	/* a run can fail before it claimed the target (while it waited for it) */
+	(void) owner_section_execute(
+		"INSERT INTO csv_export.sync_state (target, source)"
+		" SELECT target, source FROM csv_export.sync_log"
+		"  WHERE run_id OPERATOR(pg_catalog.=) $1 AND $2 OPERATOR(pg_catalog.<>) 'skipped'"
+		" ON CONFLICT DO NOTHING",
+		2, argtypes, values, nulls, &isnull);
 	(void) owner_section_execute(
 		"WITH run AS ("
 		"  UPDATE csv_export.sync_log l"
@@ -219,8 +292,10 @@ csv_export_run_finish(PG_FUNCTION_ARGS)
 		"        last_rows_deleted = coalesce(run.rows_deleted, 0),"
 		"        last_rows_rejected = coalesce(run.rows_rejected, 0),"
 		"        runs = s.runs OPERATOR(pg_catalog.+) 1"
-		"   FROM run WHERE s.target OPERATOR(pg_catalog.=) run.target",
+		"   FROM run WHERE s.target OPERATOR(pg_catalog.=) run.target"
+		"    AND run.status OPERATOR(pg_catalog.<>) 'skipped'",
 		11, argtypes, values, nulls, &isnull);
+	trim_log(values[0]);
 	owner_section_end(&section);
 	PG_RETURN_VOID();
 }

@@ -37,8 +37,10 @@ CREATE TABLE users (id text PRIMARY KEY, name text, email text, address text, co
                     _synced_at timestamptz, _deleted boolean);
 CALL csv_export.sync('"user"', 'users', cursor_column => 'updatedAt');
 
--- the export moves on (the mock's version 2); the next run fetches only newer rows
+-- the export moves on (the mock's version 2); the next run fetches only
+-- newer rows: first what it would do, then the run
 ALTER FOREIGN TABLE "user" OPTIONS (SET path '/export/csv?version=2');
+CALL csv_export.sync('"user"', 'users', cursor_column => 'updatedAt', dry_run => true);
 CALL csv_export.sync('"user"', 'users', cursor_column => 'updatedAt');
 SELECT id, name, "updatedAt", _synced_at IS NOT NULL AS synced FROM users
   WHERE name LIKE '%(v2)' ORDER BY id LIMIT 5;
@@ -52,5 +54,7 @@ CREATE EXTENSION pg_cron;
 SELECT csv_export.schedule('users-sync', '*/15 * * * *', '"user"', 'users',
                            cursor_column => 'updatedAt') AS job_id;
 SELECT jobname, schedule, command FROM cron.job;
+SELECT target, job_name, schedule, last_status, consecutive_failures, rows_upserted
+  FROM csv_export.status;
 SELECT csv_export.unschedule('users-sync');
 SQL

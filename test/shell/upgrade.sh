@@ -48,7 +48,8 @@ SELECT 'runs: ' || string_agg(status, ',' ORDER BY run_id) FROM csv_export.sync_
 SELECT 'users: ' || count(*) FROM users;
 SELECT 'public may call: ' || count(*) FROM pg_proc
  WHERE pronamespace = 'csv_export'::regnamespace AND proname LIKE '\_%'
-   AND has_function_privilege('public', oid, 'EXECUTE') AND proname <> '_backend_alive';
+   AND has_function_privilege('public', oid, 'EXECUTE')
+   AND proname NOT IN ('_backend_alive', '_scheduled_target', '_cron_jobs');
 SELECT 'row security: ' || string_agg(relname || '=' || relrowsecurity, ',' ORDER BY relname)
   FROM pg_class WHERE relnamespace = 'csv_export'::regnamespace AND relkind = 'r';
 SELECT 'runner may call: ' || bool_and(has_function_privilege('upgrade_runner', r, 'EXECUTE'))
