@@ -119,7 +119,31 @@ END $$;
 ALTER TABLE csv_export.sync_log
   DROP CONSTRAINT sync_log_status_check,
   ADD CONSTRAINT sync_log_status_check
-    CHECK (status IN ('running', 'succeeded', 'failed', 'interrupted', 'skipped'));
+    CHECK (status IN ('running', 'succeeded', 'failed', 'interrupted', 'skipped')),
+  ADD COLUMN rows_late bigint;
+
+-- rows_late: with lookback, the rows below the checkpoint that were new or changed
+CREATE OR REPLACE VIEW csv_export.runs WITH (security_invoker = true) AS
+  SELECT l.run_id, l.target, l.source, l.started_at, l.finished_at,
+         CASE WHEN l.status = 'running'
+                   AND NOT csv_export._backend_alive(l.backend_pid, l.backend_start)
+              THEN 'interrupted' ELSE l.status END AS status,
+         l.error, l.error_sqlstate, l.cursor_column, l.cursor_before, l.cursor_after,
+         l.rows_fetched, l.rows_upserted, l.rows_deleted, l.rows_rejected, l.backend_pid,
+         l.rows_late
+    FROM csv_export.sync_log l;
+
+DROP FUNCTION csv_export._run_finish(bigint, text, text, text, text, text, timestamptz,
+                                     bigint, bigint, bigint, bigint);
+CREATE FUNCTION csv_export._run_finish(run_id bigint, status text, error text, sqlstate text,
+                                       cursor_before text, cursor_after text,
+                                       started_at timestamptz, fetched bigint,
+                                       upserted bigint, deleted bigint, rejected bigint,
+                                       late bigint) RETURNS void
+AS 'MODULE_PATHNAME', 'csv_export_run_finish'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION csv_export._run_finish(bigint, text, text, text, text, text, timestamptz,
+                                              bigint, bigint, bigint, bigint, bigint) FROM PUBLIC;
 
 CREATE FUNCTION csv_export._arm_run_timeout(timeout interval) RETURNS void
 AS 'MODULE_PATHNAME', 'csv_export_arm_run_timeout'
@@ -133,9 +157,17 @@ LANGUAGE C VOLATILE;
 
 CREATE FUNCTION csv_export._check_run_options(if_running text, timeout interval,
                                               max_delete_ratio double precision,
-                                              delete_missing boolean)
+                                              delete_missing boolean, lookback interval,
+                                              cursor_column text)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+  IF lookback IS NOT NULL AND cursor_column IS NULL THEN
+    PERFORM csv_export._raise('22023', 'lookback needs cursor_column',
+      detail => 'A sync without a cursor reads the whole export every time.');
+  END IF;
+  IF lookback < interval '0' THEN
+    PERFORM csv_export._raise('22023', 'lookback must not be negative');
+  END IF;
   IF if_running IS NULL OR if_running NOT IN ('wait', 'skip') THEN
     PERFORM csv_export._raise('22023', format('invalid value for if_running: %L', if_running),
       hint => 'Valid values are ''wait'' and ''skip''.');
@@ -191,6 +223,7 @@ END $$;
  * staging); with a cursor, its largest value (as text) for the checkpoint.
  */
 CREATE FUNCTION csv_export._stage_export(staging text, cursor_column text,
+                                         cursor_before text,
                                          OUT fetched bigint, OUT cursor_max text)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -199,11 +232,42 @@ BEGIN
   END IF;
   EXECUTE staging;
   GET DIAGNOSTICS fetched = ROW_COUNT;
+  -- rows re-read below the checkpoint (lookback) do not move it back
   IF cursor_column IS NOT NULL THEN
-    EXECUTE 'SELECT pg_catalog.to_jsonb(pg_catalog.max(_csv_export_cursor)) '
-            'OPERATOR(pg_catalog.#>>) ''{}'' FROM pg_temp.csv_export_sync_staging'
+    EXECUTE format('SELECT pg_catalog.to_jsonb(pg_catalog.max(_csv_export_cursor)) '
+                   'OPERATOR(pg_catalog.#>>) ''{}'' FROM pg_temp.csv_export_sync_staging%s',
+                   CASE WHEN cursor_before IS NOT NULL
+                        THEN format(' WHERE _csv_export_cursor OPERATOR(pg_catalog.>=) %L',
+                                    cursor_before) END)
       INTO cursor_max;
   END IF;
+END $$;
+
+/*
+ * With lookback, where an incremental sync starts reading: that long
+ * before the checkpoint (kept, as the checkpoint is, as JSON text); NULL
+ * before there is a checkpoint.
+ */
+CREATE FUNCTION csv_export._lookback_from(source regclass, cursor_column text,
+                                          cursor_before text, lookback interval)
+RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  cursor_type text;
+  reread_from text;
+BEGIN
+  SELECT s.type INTO cursor_type FROM csv_export._columns(source) s WHERE s.name = cursor_column;
+  IF cursor_type !~ '^(date|timestamp(\(\d\))? with(out)? time zone)$' THEN
+    PERFORM csv_export._raise('42804',
+      format('lookback needs a cursor column of a date or time type, not %s', cursor_type));
+  END IF;
+  IF cursor_before IS NULL THEN
+    RETURN NULL;
+  END IF;
+  EXECUTE format('SELECT pg_catalog.to_jsonb(CAST(%L AS %s) OPERATOR(pg_catalog.-) '
+                 'CAST(%L AS pg_catalog.interval)) OPERATOR(pg_catalog.#>>) ''{}''',
+                 cursor_before, cursor_type, lookback)
+    INTO reread_from;
+  RETURN reread_from;
 END $$;
 
 /*
@@ -212,12 +276,12 @@ END $$;
  * update) and missing (the target's live rows whose key the export lacks,
  * and all its live rows).
  */
-CREATE FUNCTION csv_export._sync_counts(source regclass, target regclass,
-                                        OUT changes text, OUT missing text)
+CREATE FUNCTION csv_export._sync_counts(source regclass, target regclass, cursor_column text,
+                                        OUT changes text, OUT missing text, OUT late text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   tgt_name  text := csv_export._qualified_name(target);
-  shape     record := csv_export._sync_shape(source, target, NULL);
+  shape     record := csv_export._sync_shape(source, target, cursor_column);
   writes    record := csv_export._sync_assignments(shape.copied, shape.keys,
                                                    shape.has_deleted, shape.has_synced_at);
   key_match text;
@@ -237,6 +301,14 @@ BEGIN
     '(SELECT 1 FROM pg_temp.csv_export_sync_staging s WHERE %s)), pg_catalog.count(*) '
     'FROM %s t%s',
     key_match, tgt_name, CASE WHEN shape.has_deleted THEN ' WHERE t._deleted IS NOT TRUE' END);
+  -- the rows below the checkpoint ($1) that the run inserts or changes
+  IF cursor_column IS NOT NULL THEN
+    late := format(
+      'SELECT pg_catalog.count(*) FROM (SELECT DISTINCT ON (%s) * FROM pg_temp.csv_export_sync_staging '
+      'ORDER BY %s, _csv_export_ord DESC) s LEFT JOIN %s t ON %s '
+      'WHERE s._csv_export_cursor OPERATOR(pg_catalog.<) CAST($1 AS %s) AND (t.ctid IS NULL OR (%s))',
+      key_list, key_list, tgt_name, key_match, shape.cursor_type, coalesce(writes.changed, 'false'));
+  END IF;
 END $$;
 
 -- before anything is written: an export that lacks too many of the target's rows
@@ -247,7 +319,7 @@ DECLARE
   missing bigint;
   live    bigint;
 BEGIN
-  EXECUTE (csv_export._sync_counts(source, target)).missing INTO missing, live;
+  EXECUTE (csv_export._sync_counts(source, target, NULL)).missing INTO missing, live;
   IF missing > max_delete_ratio * live THEN
     PERFORM csv_export._raise('55000',
       format('sync would delete %s of the %s rows of %s', missing, live, target),
@@ -270,12 +342,17 @@ DROP FUNCTION csv_export._merge_staged(text, text, text, timestamptz);
 CREATE FUNCTION csv_export._apply_export(
   source regclass, target regclass, cursor_column text, cursor_before text,
   delete_missing boolean, started_at timestamptz, max_delete_ratio double precision,
+  lookback interval,
   OUT fetched bigint, OUT upserted bigint, OUT deleted bigint, OUT rejected bigint,
-  OUT cursor_after text)
+  OUT cursor_after text, OUT late bigint)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_variable
 DECLARE
-  statements record := csv_export._sync_statements(source, target, cursor_column, cursor_before);
+  reread_from text := CASE WHEN lookback IS NOT NULL
+                           THEN csv_export._lookback_from(source, cursor_column, cursor_before,
+                                                          lookback)
+                           ELSE cursor_before END;
+  statements record := csv_export._sync_statements(source, target, cursor_column, reread_from);
   direct     record;
   staged     record;
 BEGIN
@@ -286,11 +363,18 @@ BEGIN
     upserted := direct.upserted;
   END IF;
   IF fetched IS NULL THEN
-    staged := csv_export._stage_export(statements.staging, cursor_column);
+    staged := csv_export._stage_export(statements.staging, cursor_column, cursor_before);
     fetched := staged.fetched;
     cursor_after := staged.cursor_max;
     IF max_delete_ratio IS NOT NULL AND fetched OPERATOR(pg_catalog.>) 0 THEN
       PERFORM csv_export._check_delete_ratio(source, target, max_delete_ratio);
+    END IF;
+    IF reread_from OPERATOR(pg_catalog.<>) cursor_before THEN
+      EXECUTE (csv_export._sync_counts(source, target, cursor_column)).late
+        INTO late USING cursor_before;
+      PERFORM csv_export._report(pg_catalog.format(
+        're-read from %s (lookback): %s rows below the checkpoint were new or changed',
+        reread_from, late));
     END IF;
     EXECUTE statements.merge USING started_at;
     GET DIAGNOSTICS upserted = ROW_COUNT;
@@ -321,12 +405,13 @@ END $$;
  * delete reported; nothing is written, no run recorded, no lock taken.
  */
 CREATE FUNCTION csv_export._dry_run(source regclass, target regclass, cursor_column text,
-                                    delete_missing boolean)
+                                    delete_missing boolean, lookback interval)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
   cursor_before text;
-  counts        record := csv_export._sync_counts(source, target);
+  reread_from   text;
+  counts        record := csv_export._sync_counts(source, target, cursor_column);
   staged        record;
   would_insert  bigint;
   would_update  bigint;
@@ -335,9 +420,12 @@ DECLARE
 BEGIN
   SELECT CASE WHEN s.cursor_column = cursor_column THEN s.cursor_value END INTO cursor_before
     FROM csv_export.sync_state s WHERE s.target = target;
+  reread_from := CASE WHEN lookback IS NOT NULL
+                      THEN csv_export._lookback_from(source, cursor_column, cursor_before, lookback)
+                      ELSE cursor_before END;
   staged := csv_export._stage_export(
-    (csv_export._sync_statements(source, target, cursor_column, cursor_before)).staging,
-    cursor_column);
+    (csv_export._sync_statements(source, target, cursor_column, reread_from)).staging,
+    cursor_column, cursor_before);
   EXECUTE counts.changes INTO would_insert, would_update;
   IF delete_missing AND staged.fetched > 0 THEN
     EXECUTE counts.missing INTO would_delete, live;
@@ -372,14 +460,16 @@ $$;
 REVOKE ALL ON FUNCTION csv_export._arm_run_timeout(interval),
                        csv_export._disarm_run_timeout(),
                        csv_export._run_timed_out(),
-                       csv_export._check_run_options(text, interval, double precision, boolean),
+                       csv_export._check_run_options(text, interval, double precision, boolean,
+                                                     interval, text),
+                       csv_export._lookback_from(regclass, text, text, interval),
                        csv_export._try_direct_merge(text, regclass, timestamptz),
-                       csv_export._stage_export(text, text),
-                       csv_export._sync_counts(regclass, regclass),
+                       csv_export._stage_export(text, text, text),
+                       csv_export._sync_counts(regclass, regclass, text),
                        csv_export._check_delete_ratio(regclass, regclass, double precision),
                        csv_export._apply_export(regclass, regclass, text, text, boolean,
-                                                timestamptz, double precision),
-                       csv_export._dry_run(regclass, regclass, text, boolean),
+                                                timestamptz, double precision, interval),
+                       csv_export._dry_run(regclass, regclass, text, boolean, interval),
                        csv_export._lock_target(regclass, text),
                        csv_export._notify(bigint, regclass, regclass, text, text, text)
   FROM PUBLIC;
@@ -398,7 +488,8 @@ CREATE PROCEDURE csv_export.sync(source regclass, target regclass,
                                  if_running text DEFAULT 'wait',
                                  timeout interval DEFAULT NULL,
                                  max_delete_ratio double precision DEFAULT NULL,
-                                 dry_run boolean DEFAULT false)
+                                 dry_run boolean DEFAULT false,
+                                 lookback interval DEFAULT NULL)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_variable
 DECLARE
@@ -415,9 +506,10 @@ DECLARE
   err_context   text;
 BEGIN
   PERFORM csv_export._check_sync_arguments(cursor_column, delete_missing);
-  PERFORM csv_export._check_run_options(if_running, timeout, max_delete_ratio, delete_missing);
+  PERFORM csv_export._check_run_options(if_running, timeout, max_delete_ratio, delete_missing,
+                                        lookback, cursor_column);
   IF dry_run THEN
-    PERFORM csv_export._dry_run(source, target, cursor_column, delete_missing);
+    PERFORM csv_export._dry_run(source, target, cursor_column, delete_missing, lookback);
     RETURN;
   END IF;
 
@@ -438,7 +530,7 @@ BEGIN
     IF NOT csv_export._lock_target(target, if_running) THEN
       PERFORM csv_export._disarm_run_timeout();
       PERFORM csv_export._run_finish(this_run, 'skipped', 'another sync of the target was running',
-                                     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+                                     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
       PERFORM csv_export._report(pg_catalog.format(
         'another sync of %s is running: this one is skipped', target));
       RETURN;
@@ -453,11 +545,12 @@ BEGIN
            THEN pg_catalog.format(' (rows with %I >= %s)', cursor_column, cursor_before)
            WHEN cursor_column IS NOT NULL THEN ' (all rows: no cursor yet)' ELSE '' END));
     applied := csv_export._apply_export(source, target, cursor_column, cursor_before,
-                                        delete_missing, started_at, max_delete_ratio);
+                                        delete_missing, started_at, max_delete_ratio, lookback);
     -- the checkpoint commits together with the data
     PERFORM csv_export._run_finish(this_run, 'succeeded', NULL, NULL, cursor_before,
                                    applied.cursor_after, started_at, applied.fetched,
-                                   applied.upserted, applied.deleted, applied.rejected);
+                                   applied.upserted, applied.deleted, applied.rejected,
+                                   applied.late);
     IF previous OPERATOR(pg_catalog.=) ANY (ARRAY['failed', 'interrupted']) THEN
       PERFORM csv_export._notify(this_run, source, target, 'succeeded', NULL, NULL);
     END IF;
@@ -488,7 +581,7 @@ BEGIN
                                  CASE WHEN err_sqlstate OPERATOR(pg_catalog.=) '57014'
                                       THEN 'interrupted' ELSE 'failed' END,
                                  err_message, err_sqlstate, cursor_before, cursor_before,
-                                 started_at, NULL, 0, 0, NULL);
+                                 started_at, NULL, 0, 0, NULL, NULL);
   PERFORM csv_export._notify(this_run, source, target,
                              CASE WHEN err_sqlstate OPERATOR(pg_catalog.=) '57014'
                                   THEN 'interrupted' ELSE 'failed' END,
@@ -506,7 +599,7 @@ BEGIN
                             pg_catalog.format('csv_export.sync of %s into %s', source, target));
 END $$;
 REVOKE ALL ON PROCEDURE csv_export.sync(regclass, regclass, text, boolean, text, interval,
-                                        double precision, boolean) FROM PUBLIC;
+                                        double precision, boolean, interval) FROM PUBLIC;
 
 /*
  * What schedule creates runs with if_running 'skip' (a run that finds the
@@ -519,29 +612,34 @@ CREATE FUNCTION csv_export.schedule(job_name text, schedule text,
                                     cursor_column text DEFAULT NULL,
                                     delete_missing boolean DEFAULT false,
                                     timeout interval DEFAULT NULL,
-                                    max_delete_ratio double precision DEFAULT NULL)
+                                    max_delete_ratio double precision DEFAULT NULL,
+                                    lookback interval DEFAULT NULL)
 RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   job_id bigint;
 BEGIN
   PERFORM csv_export._require_pg_cron();
   PERFORM csv_export._check_sync_arguments(cursor_column, delete_missing);
-  PERFORM csv_export._check_run_options('skip', timeout, max_delete_ratio, delete_missing);
+  PERFORM csv_export._check_run_options('skip', timeout, max_delete_ratio, delete_missing,
+                                        lookback, cursor_column);
   EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job_id
     USING job_name, schedule,
           format('CALL csv_export.sync(%L, %L, cursor_column => %L, delete_missing => %s, '
-                 'if_running => ''skip''%s%s)',
+                 'if_running => ''skip''%s%s%s)',
                  csv_export._qualified_name(source), csv_export._qualified_name(target),
                  cursor_column, CASE WHEN delete_missing THEN 'true' ELSE 'false' END,
                  CASE WHEN timeout IS NOT NULL
                       THEN format(', timeout => ''%s seconds''',
                                   trim_scale(date_part('epoch', timeout)::numeric)) END,
                  CASE WHEN max_delete_ratio IS NOT NULL
-                      THEN format(', max_delete_ratio => %s', max_delete_ratio) END);
+                      THEN format(', max_delete_ratio => %s', max_delete_ratio) END,
+                 CASE WHEN lookback IS NOT NULL
+                      THEN format(', lookback => ''%s seconds''',
+                                  trim_scale(date_part('epoch', lookback)::numeric)) END);
   RETURN job_id;
 END $$;
 REVOKE ALL ON FUNCTION csv_export.schedule(text, text, regclass, regclass, text, boolean,
-                                           interval, double precision) FROM PUBLIC;
+                                           interval, double precision, interval) FROM PUBLIC;
 
 /*
  * csv_export.status: one row per target, for monitoring.  Its pg_cron job
@@ -573,7 +671,7 @@ CREATE VIEW csv_export.status WITH (security_invoker = true) AS
          (SELECT pg_catalog.count(*) FROM csv_export.runs f
            WHERE f.target = s.target AND f.status IN ('failed', 'interrupted')
              AND f.run_id > coalesce(ok.run_id, 0)) AS consecutive_failures,
-         ok.rows_fetched, ok.rows_upserted, ok.rows_deleted, ok.rows_rejected,
+         ok.rows_fetched, ok.rows_upserted, ok.rows_deleted, ok.rows_rejected, ok.rows_late,
          s.cursor_column, s.cursor_value,
          pg_catalog.now() - ok.finished_at AS staleness
     FROM csv_export.sync_state s
@@ -590,8 +688,8 @@ GRANT SELECT ON csv_export.status TO PUBLIC;
 
 CREATE OR REPLACE FUNCTION csv_export._sync_routines() RETURNS regprocedure[]
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT ARRAY['csv_export.sync(regclass,regclass,text,boolean,text,interval,double precision,boolean)',
-               'csv_export.schedule(text,text,regclass,regclass,text,boolean,interval,double precision)',
+  SELECT ARRAY['csv_export.sync(regclass,regclass,text,boolean,text,interval,double precision,boolean,interval)',
+               'csv_export.schedule(text,text,regclass,regclass,text,boolean,interval,double precision,interval)',
                'csv_export.unschedule(text)',
                'csv_export._transaction_control_allowed()',
                'csv_export._report(text)',
@@ -607,22 +705,23 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
                'csv_export._merge_directly(text,timestamptz)',
                'csv_export._sync_shape(regclass,regclass,text)',
                'csv_export._sync_assignments(text[],text[],boolean,boolean)',
-               'csv_export._apply_export(regclass,regclass,text,text,boolean,timestamptz,double precision)',
+               'csv_export._apply_export(regclass,regclass,text,text,boolean,timestamptz,double precision,interval)',
                'csv_export._arm_run_timeout(interval)',
                'csv_export._disarm_run_timeout()',
                'csv_export._run_timed_out()',
-               'csv_export._check_run_options(text,interval,double precision,boolean)',
+               'csv_export._check_run_options(text,interval,double precision,boolean,interval,text)',
+               'csv_export._lookback_from(regclass,text,text,interval)',
                'csv_export._try_direct_merge(text,regclass,timestamptz)',
-               'csv_export._stage_export(text,text)',
-               'csv_export._sync_counts(regclass,regclass)',
+               'csv_export._stage_export(text,text,text)',
+               'csv_export._sync_counts(regclass,regclass,text)',
                'csv_export._check_delete_ratio(regclass,regclass,double precision)',
-               'csv_export._dry_run(regclass,regclass,text,boolean)',
+               'csv_export._dry_run(regclass,regclass,text,boolean,interval)',
                'csv_export._lock_target(regclass,text)',
                'csv_export._notify(bigint,regclass,regclass,text,text,text)',
                'csv_export._require_pg_cron()',
                'csv_export._run_start(regclass,regclass,text)',
                'csv_export._run_claim(bigint)',
-               'csv_export._run_finish(bigint,text,text,text,text,text,timestamptz,bigint,bigint,bigint,bigint)'
+               'csv_export._run_finish(bigint,text,text,text,text,text,timestamptz,bigint,bigint,bigint,bigint,bigint)'
               ]::regprocedure[]
 $$;
 

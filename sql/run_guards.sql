@@ -74,20 +74,7 @@ SELECT dblink_connect('other', :'conninfo');
 ALTER FOREIGN TABLE slow_guard_export OPTIONS (SET path '/slow?rows=4&delay=1');
 SELECT dblink_send_query('other',
   $$CALL csv_export.sync('slow_guard_export', 'slow_guard_target')$$) AS sent;
-CREATE PROCEDURE wait_for(condition text) LANGUAGE plpgsql AS $$
-DECLARE
-  done boolean;
-BEGIN
-  FOR i IN 1 .. 200 LOOP
-    EXECUTE 'SELECT ' || condition INTO done;
-    EXIT WHEN done;
-    PERFORM pg_sleep(0.05);
-    PERFORM pg_stat_clear_snapshot();
-  END LOOP;
-  IF NOT done THEN
-    RAISE EXCEPTION 'gave up waiting for %', condition;
-  END IF;
-END $$;
+\i sql/include/wait_for.sql
 CALL wait_for($$EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
                         AND objid = 'slow_guard_target'::regclass::oid AND granted)$$);
 CALL csv_export.sync('slow_guard_export', 'slow_guard_target', if_running => 'skip');
@@ -122,6 +109,28 @@ SELECT target, source, job_name, last_status, last_success IS NOT NULL AS succee
        staleness < interval '1 minute' AS fresh
   FROM csv_export.status ORDER BY target::text;
 
+-- lookback: an incremental sync re-reads the rows within that interval
+-- below its checkpoint, so a row that arrived late (k3, updated at 11:00,
+-- exported after the 12:00 checkpoint) is applied and counted in
+-- rows_late; unchanged rows (k1) are not written; a row older than the
+-- lookback (k0) stays out, and the checkpoint never moves back
+CREATE FOREIGN TABLE late_export (id text, name text, "updatedAt" timestamptz)
+  SERVER guard_api OPTIONS (path '/fixtures/late_1.csv');
+CREATE TABLE late_target (id text PRIMARY KEY, name text, "updatedAt" timestamptz);
+CALL csv_export.sync('late_export', 'late_target', lookback => '3 hours');
+CALL csv_export.sync('late_export', 'late_target', cursor_column => 'name',
+                     lookback => '3 hours');
+CALL csv_export.sync('late_export', 'late_target', cursor_column => 'updatedAt');
+SELECT xmin AS k1_version FROM late_target WHERE id = 'k1' \gset
+ALTER FOREIGN TABLE late_export OPTIONS (SET path '/fixtures/late_2.csv');
+CALL csv_export.sync('late_export', 'late_target', cursor_column => 'updatedAt',
+                     lookback => '3 hours', dry_run => true);
+CALL csv_export.sync('late_export', 'late_target', cursor_column => 'updatedAt',
+                     lookback => '3 hours');
+SELECT id, name, xmin = :'k1_version' AS first_version FROM late_target ORDER BY id;
+SELECT status, cursor_before, cursor_after, rows_fetched, rows_upserted, rows_late
+  FROM csv_export.runs WHERE target = 'late_target'::regclass ORDER BY run_id;
+
 -- retention: a finished run trims its target's log to the newest
 -- csv_export_fdw.log_retention_runs runs of the last log_retention_days
 -- days, and its source's rejects to those days; only a superuser sets them
@@ -151,7 +160,7 @@ SET csv_export_fdw.log_retention_days = 0;
 RESET ROLE;
 DROP ROLE guard_runner;
 
-DROP TABLE guard_target, slow_guard_target, reject_guard_target;
+DROP TABLE guard_target, slow_guard_target, reject_guard_target, late_target;
 DROP FUNCTION last_run(regclass);
 DROP PROCEDURE wait_for(text);
 DELETE FROM csv_export.sync_state;

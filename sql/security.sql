@@ -130,7 +130,7 @@ SELECT csv_export._run_start('users_export', 'alice_target', NULL);
 -- (its message names the run's number: the SQLSTATE alone)
 \set VERBOSITY sqlstate
 SELECT csv_export._run_finish(:alice_run, 'succeeded', NULL, NULL, NULL, '9999-12-31', NULL,
-                              0, 0, 0, 0);
+                              0, 0, 0, 0, NULL);
 \set VERBOSITY default
 RESET ROLE;
 SELECT target, last_status, runs FROM csv_export.sync_state WHERE target = 'alice_target'::regclass;

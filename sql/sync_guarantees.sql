@@ -65,20 +65,7 @@ SELECT dblink_connect('doomed', format('host=%s port=%s dbname=%s',
                       current_setting('unix_socket_directories'), current_setting('port'),
                       current_database()));
 SELECT dblink_send_query('doomed', $$CALL csv_export.sync('slow_export', 'slow_target')$$);
-CREATE PROCEDURE wait_for(condition text) LANGUAGE plpgsql AS $$
-DECLARE
-  done boolean;
-BEGIN
-  FOR i IN 1 .. 200 LOOP
-    EXECUTE 'SELECT ' || condition INTO done;
-    EXIT WHEN done;
-    PERFORM pg_sleep(0.05);
-    PERFORM pg_stat_clear_snapshot();
-  END LOOP;
-  IF NOT done THEN
-    RAISE EXCEPTION 'gave up waiting for %', condition;
-  END IF;
-END $$;
+\i sql/include/wait_for.sql
 CALL wait_for($$EXISTS (SELECT 1 FROM csv_export.runs
                         WHERE target = 'slow_target'::regclass AND status = 'running')$$);
 SELECT backend_pid AS doomed_pid FROM csv_export.runs

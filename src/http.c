@@ -131,6 +131,7 @@ struct HttpTransfer
 	const HttpOptions *options;
 	char	   *url;			/* current: after redirects */
 	char	   *display_url;	/* the same, redacted, for messages */
+	char	   *origin;			/* of url, for the checks of each request */
 
 	CURLM	   *multi;			/* the session's */
 	CURL	   *easy;
@@ -405,7 +406,7 @@ static void
 check_origin_allowed(HttpTransfer *transfer)
 {
 	const HttpOptions *options = transfer->options;
-	char	   *origin = url_origin(transfer->url);
+	const char *origin = transfer->origin;
 	ListCell   *lc;
 
 	if (origin && options->home_origin && strcmp(origin, options->home_origin) == 0)
@@ -699,7 +700,7 @@ set_credentials(HttpTransfer *transfer)
 {
 	const HttpOptions *options = transfer->options;
 	CURL	   *easy = transfer->easy;
-	char	   *origin = url_origin(transfer->url);
+	const char *origin = transfer->origin;
 	bool		ok = true;
 	ListCell   *lc;
 
@@ -786,6 +787,16 @@ set_transfer_options(HttpTransfer *transfer)
 	return ok;
 }
 
+/* the origin of transfer->url (NULL if none), kept as long as the transfer */
+static void
+set_origin(HttpTransfer *transfer)
+{
+	MemoryContext old_context = MemoryContextSwitchTo(transfer->context);
+
+	transfer->origin = url_origin(transfer->url);
+	MemoryContextSwitchTo(old_context);
+}
+
 /*
  * Send a request for transfer->url, replacing any earlier one.  The body an
  * earlier one got (a redirect's, a 202's, a failed try's) does not count.
@@ -796,6 +807,7 @@ begin_request(HttpTransfer *transfer)
 	release_request(transfer);
 	release_decoder(transfer);
 	transfer->total_bytes -= transfer->bytes_received;
+	set_origin(transfer);
 	check_origin_allowed(transfer);
 	check_host_allowed(transfer->url, transfer->display_url);
 	transfer->blocked_address[0] = '\0';

@@ -537,6 +537,37 @@ find_option(List *options, const char *name)
 	return NULL;
 }
 
+/*
+ * Reading options that passed validation: find_option() and a reader per
+ * type, each with the option's default.  Options that a table may set over
+ * its server's are read from the table's list followed by the server's
+ * (see resolve_http_options), so that the table's win.
+ */
+static char *
+option_string(List *options, const char *name, char *default_value)
+{
+	DefElem    *def = find_option(options, name);
+
+	return def ? defGetString(def) : default_value;
+}
+
+static bool
+option_bool(List *options, const char *name, bool default_value)
+{
+	DefElem    *def = find_option(options, name);
+
+	return def ? defGetBoolean(def) : default_value;
+}
+
+/* whether a keyword option is set to value */
+static bool
+option_is(List *options, const char *name, const char *value)
+{
+	char	   *set = option_string(options, name, NULL);
+
+	return set != NULL && strcmp(set, value) == 0;
+}
+
 static void
 require_for_mode(List *options, const char *mode, const char *const *required)
 {
@@ -563,9 +594,7 @@ check_pagination_options(List *options)
 		require_for_mode(options, "offset", offset);
 	else if (mode == PAGINATION_CURSOR)
 		require_for_mode(options, "cursor", cursor);
-	if (find_option(options, "body") &&
-		!(find_option(options, "method") &&
-		  strcmp(defGetString(find_option(options, "method")), "POST") == 0))
+	if (find_option(options, "body") && !option_is(options, "method", "POST"))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 				 errmsg("option \"body\" needs method 'POST'")));
@@ -597,9 +626,7 @@ check_table_options(List *options)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("either \"url\" or \"path\" is required for a csv_export_fdw foreign table")));
-	if (find_option(options, "reject_limit") &&
-		!(find_option(options, "on_error") &&
-		  strcmp(defGetString(find_option(options, "on_error")), "skip") == 0))
+	if (find_option(options, "reject_limit") && !option_is(options, "on_error", "skip"))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 				 errmsg("option \"reject_limit\" needs on_error 'skip'")));
@@ -702,25 +729,6 @@ export_url(List *table_options, ForeignServer *server, const char *table_name)
 	return NULL;				/* keep compiler quiet */
 }
 
-/* A transfer option: the table's if set, else the server's. */
-static DefElem *
-table_or_server_option(List *table_options, ForeignServer *server, const char *name)
-{
-	DefElem    *def = find_option(table_options, name);
-
-	return def ? def : find_option(server->options, name);
-}
-
-static int64
-integer_option_value(List *table, ForeignServer *server, const char *name,
-					 int64 default_value)
-{
-	DefElem    *def = table_or_server_option(table, server, name);
-
-	return def ? parse_integer_option(find_integer_option(name), defGetString(def))
-		: default_value;
-}
-
 static List *
 header_lines(const char *value)
 {
@@ -777,16 +785,11 @@ resolve_credentials(HttpOptions *http, Oid userid, ForeignServer *server)
 {
 	char	   *description;
 	List	   *options = user_mapping_options(userid, server, &description);
-	DefElem    *def;
 
-	if ((def = find_option(options, "bearer_token")) != NULL)
-		http->bearer_token = defGetString(def);
-	if ((def = find_option(options, "username")) != NULL)
-		http->username = defGetString(def);
-	if ((def = find_option(options, "password")) != NULL)
-		http->password = defGetString(def);
-	if ((def = find_option(options, "headers")) != NULL)
-		http->secret_headers = header_lines(defGetString(def));
+	http->bearer_token = option_string(options, "bearer_token", NULL);
+	http->username = option_string(options, "username", NULL);
+	http->password = option_string(options, "password", NULL);
+	http->secret_headers = header_lines(option_string(options, "headers", ""));
 	if (http->bearer_token || http->username || http->secret_headers)
 		http->user_mapping = description;
 }
@@ -795,63 +798,49 @@ static void
 resolve_http_options(HttpOptions *http, List *table, ForeignServer *server,
 					 Oid userid)
 {
-	DefElem    *def;
+	List	   *transfer = list_concat_copy(table, server->options);
+	char	   *base_url = option_string(server->options, "base_url", NULL);
 
-	http->connect_timeout_ms = integer_option_value(table, server, "connect_timeout_ms", 10000);
-	http->timeout_ms = integer_option_value(table, server, "timeout_ms", 0);
-	http->stall_timeout_s = integer_option_value(table, server, "stall_timeout_s", 60);
-	http->retries = integer_option_value(table, server, "retries", 3);
-	http->retry_delay_ms = integer_option_value(table, server, "retry_delay_ms", 1000);
-	http->max_redirects = integer_option_value(table, server, "max_redirects", 5);
-	http->max_bytes = integer_option_value(table, server, "max_bytes", 0);
+	http->connect_timeout_ms = csv_export_integer_option(transfer, "connect_timeout_ms", 10000);
+	http->timeout_ms = csv_export_integer_option(transfer, "timeout_ms", 0);
+	http->stall_timeout_s = csv_export_integer_option(transfer, "stall_timeout_s", 60);
+	http->retries = csv_export_integer_option(transfer, "retries", 3);
+	http->retry_delay_ms = csv_export_integer_option(transfer, "retry_delay_ms", 1000);
+	http->max_redirects = csv_export_integer_option(transfer, "max_redirects", 5);
+	http->max_bytes = csv_export_integer_option(transfer, "max_bytes", 0);
+	http->ssl_verify = option_bool(transfer, "ssl_verify", true);
+	http->ca_file = option_string(transfer, "ca_file", NULL);
+	http->proxy = option_string(transfer, "proxy", NULL);
+	http->user_agent = option_string(transfer, "user_agent",
+									 "csv_export_fdw/" CSV_EXPORT_FDW_VERSION);
+	http->headers = header_lines(option_string(transfer, "headers", ""));
+	http->poll_interval_ms = csv_export_integer_option(transfer, "poll_interval_ms", 1000);
+	http->poll_timeout_s = csv_export_integer_option(transfer, "poll_timeout_s", 600);
 
-	def = table_or_server_option(table, server, "ssl_verify");
-	http->ssl_verify = def ? defGetBoolean(def) : true;
-	def = table_or_server_option(table, server, "ca_file");
-	http->ca_file = def ? defGetString(def) : NULL;
-	def = table_or_server_option(table, server, "proxy");
-	http->proxy = def ? defGetString(def) : NULL;
-	def = table_or_server_option(table, server, "user_agent");
-	http->user_agent = def ? defGetString(def) : "csv_export_fdw/" CSV_EXPORT_FDW_VERSION;
-	def = table_or_server_option(table, server, "headers");
-	http->headers = def ? header_lines(defGetString(def)) : NIL;
-	def = find_option(server->options, "base_url");
-	http->home_origin = def ? url_origin(defGetString(def)) : NULL;
-	def = find_option(server->options, "allowed_origins");
-	http->allowed_origins = def ? parse_allowed_origins(defGetString(def)) : NIL;
+	http->home_origin = base_url ? url_origin(base_url) : NULL;
+	http->allowed_origins = parse_allowed_origins(option_string(server->options,
+																"allowed_origins", ""));
 	http->server_name = server->servername;
-	def = find_option(table, "method");
-	http->post = def && strcmp(defGetString(def), "POST") == 0;
-	def = find_option(table, "body");
-	http->body = def ? defGetString(def) : NULL;
-	http->poll_interval_ms = integer_option_value(table, server, "poll_interval_ms", 1000);
-	http->poll_timeout_s = integer_option_value(table, server, "poll_timeout_s", 600);
+	http->post = option_is(table, "method", "POST");
+	http->body = option_string(table, "body", NULL);
 
 	resolve_credentials(http, userid, server);
-}
-
-static char *
-string_option(List *options, const char *name)
-{
-	DefElem    *def = find_option(options, name);
-
-	return def ? defGetString(def) : NULL;
 }
 
 static void
 resolve_pagination(PaginationOptions *p, List *options)
 {
-	char	   *mode = string_option(options, "pagination");
+	char	   *mode = option_string(options, "pagination", NULL);
 
 	p->mode = mode ? pagination_mode(mode) : PAGINATION_NONE;
-	p->page_param = string_option(options, "page_param");
+	p->page_param = option_string(options, "page_param", NULL);
 	p->page_start = csv_export_integer_option(options, "page_start", 1);
-	p->page_size_param = string_option(options, "page_size_param");
+	p->page_size_param = option_string(options, "page_size_param", NULL);
 	p->page_size = csv_export_integer_option(options, "page_size", 0);
-	p->offset_param = string_option(options, "offset_param");
-	p->limit_param = string_option(options, "limit_param");
-	p->cursor_header = string_option(options, "cursor_header");
-	p->cursor_param = string_option(options, "cursor_param");
+	p->offset_param = option_string(options, "offset_param", NULL);
+	p->limit_param = option_string(options, "limit_param", NULL);
+	p->cursor_header = option_string(options, "cursor_header", NULL);
+	p->cursor_param = option_string(options, "cursor_param", NULL);
 	p->max_pages = csv_export_integer_option(options, "max_pages", 10000);
 	p->prefetch_pages = csv_export_integer_option(options, "prefetch_pages", 2);
 }
@@ -865,37 +854,22 @@ csv_export_resolve_options(ForeignServer *server, List *table_options, Oid useri
 						   const char *table_name)
 {
 	CsvExportOptions *opts = palloc0(sizeof(CsvExportOptions));
-	DefElem    *def;
+	DefElem    *encoding = find_option(table_options, "encoding");
 
 	resolve_http_options(&opts->http, table_options, server, userid);
 	opts->url = export_url(table_options, server, table_name);
-	opts->delimiter = ',';
-	opts->quote = '"';
-	opts->header = true;
-	opts->null_string = NULL;
-	opts->encoding = PG_UTF8;
-	opts->expected_rows = -1;
-
-	if ((def = find_option(table_options, "delimiter")) != NULL)
-		opts->delimiter = defGetString(def)[0];
-	if ((def = find_option(table_options, "quote")) != NULL)
-		opts->quote = defGetString(def)[0];
-	if ((def = find_option(table_options, "header")) != NULL)
-		opts->header = defGetBoolean(def);
-	if ((def = find_option(table_options, "trim_spaces")) != NULL)
-		opts->trim_spaces = defGetBoolean(def);
-	if ((def = find_option(table_options, "null")) != NULL)
-		opts->null_string = defGetString(def);
-	if ((def = find_option(table_options, "encoding")) != NULL)
-		opts->encoding = pg_char_to_encoding(defGetString(def));
+	opts->delimiter = option_string(table_options, "delimiter", ",")[0];
+	opts->quote = option_string(table_options, "quote", "\"")[0];
+	opts->header = option_bool(table_options, "header", true);
+	opts->header_case_insensitive = option_is(table_options, "header_match", "case_insensitive");
+	opts->trim_spaces = option_bool(table_options, "trim_spaces", false);
+	opts->null_string = option_string(table_options, "null", NULL);
+	opts->encoding = encoding ? pg_char_to_encoding(defGetString(encoding)) : PG_UTF8;
 	/* a table made before this was checked at CREATE */
-	check_delimiters_fit_encoding(def, opts->delimiter, opts->quote);
+	check_delimiters_fit_encoding(encoding, opts->delimiter, opts->quote);
 	resolve_pagination(&opts->pagination, table_options);
 	opts->expected_rows = csv_export_integer_option(table_options, "expected_rows", -1);
-	opts->header_case_insensitive = (def = find_option(table_options, "header_match")) != NULL &&
-		strcmp(defGetString(def), "case_insensitive") == 0;
-	opts->on_error_skip = (def = find_option(table_options, "on_error")) != NULL &&
-		strcmp(defGetString(def), "skip") == 0;
+	opts->on_error_skip = option_is(table_options, "on_error", "skip");
 	opts->reject_limit = csv_export_integer_option(table_options, "reject_limit", -1);
 	opts->max_record_bytes = csv_export_integer_option(table_options, "max_record_bytes",
 													   DEFAULT_MAX_RECORD_BYTES);
@@ -926,18 +900,13 @@ csv_export_integer_option(List *options, const char *name, int64 default_value)
 char *
 csv_export_column_header_name(Oid foreigntableid, Form_pg_attribute attr)
 {
-	DefElem    *def = find_option(GetForeignColumnOptions(foreigntableid, attr->attnum),
-								  "column_name");
-
-	return def ? defGetString(def) : NameStr(attr->attname);
+	return option_string(GetForeignColumnOptions(foreigntableid, attr->attnum),
+						 "column_name", NameStr(attr->attname));
 }
 
 /* The since_param option of a column, or NULL. */
 char *
 csv_export_column_since_param(Oid foreigntableid, AttrNumber attnum)
 {
-	DefElem    *def = find_option(GetForeignColumnOptions(foreigntableid, attnum),
-								  "since_param");
-
-	return def ? defGetString(def) : NULL;
+	return option_string(GetForeignColumnOptions(foreigntableid, attnum), "since_param", NULL);
 }

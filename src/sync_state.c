@@ -238,24 +238,26 @@ trim_log(Datum run_id)
 
 /*
  * _run_finish(run_id, status, error, sqlstate, cursor_before, cursor_after,
- * started_at, fetched, upserted, deleted, rejected): the run's outcome in
+ * started_at, fetched, upserted, deleted, rejected[, late]): the run's outcome in
  * its log row and in the target's state; the checkpoint moves only with a
  * run that succeeded, and a skipped run leaves the state alone.
  */
 Datum
 csv_export_run_finish(PG_FUNCTION_ARGS)
 {
-	Oid			argtypes[11] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, INT8OID};
-	Datum		values[11];
-	char		nulls[11];
+	Oid			argtypes[12] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		values[12];
+	char		nulls[12];
+	/* 1.2's scripts pass no rows_late, and their sync_log has no such column */
+	int			nargs = Min(PG_NARGS(), 12);
 	OwnerSection section;
 	bool		isnull;
 	int			i;
 
 	require_arguments(fcinfo, 2);
 	(void) own_run_target(PG_GETARG_INT64(0));
-	for (i = 0; i < 11; i++)
+	for (i = 0; i < nargs; i++)
 	{
 		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
 		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
@@ -269,13 +271,13 @@ csv_export_run_finish(PG_FUNCTION_ARGS)
 		"  WHERE run_id OPERATOR(pg_catalog.=) $1 AND $2 OPERATOR(pg_catalog.<>) 'skipped'"
 		" ON CONFLICT DO NOTHING",
 		2, argtypes, values, nulls, &isnull);
-	(void) owner_section_execute(
+	(void) owner_section_execute(psprintf(
 		"WITH run AS ("
 		"  UPDATE csv_export.sync_log l"
 		"     SET started_at = coalesce($7, l.started_at),"
 		"         finished_at = pg_catalog.clock_timestamp(), status = $2, error = $3,"
 		"         error_sqlstate = $4, cursor_before = $5, cursor_after = $6,"
-		"         rows_fetched = $8, rows_upserted = $9, rows_deleted = $10, rows_rejected = $11"
+		"         rows_fetched = $8, rows_upserted = $9, rows_deleted = $10, rows_rejected = $11%s"
 		"   WHERE l.run_id OPERATOR(pg_catalog.=) $1"
 		"  RETURNING l.*)"
 		" UPDATE csv_export.sync_state s"
@@ -294,7 +296,8 @@ csv_export_run_finish(PG_FUNCTION_ARGS)
 		"        runs = s.runs OPERATOR(pg_catalog.+) 1"
 		"   FROM run WHERE s.target OPERATOR(pg_catalog.=) run.target"
 		"    AND run.status OPERATOR(pg_catalog.<>) 'skipped'",
-		11, argtypes, values, nulls, &isnull);
+		nargs > 11 ? ", rows_late = $12" : ""),
+		nargs, argtypes, values, nulls, &isnull);
 	trim_log(values[0]);
 	owner_section_end(&section);
 	PG_RETURN_VOID();
