@@ -5,6 +5,7 @@ OBJS = \
 	src/convert.o \
 	src/csv_reader.o \
 	src/export_scan.o \
+	src/fetch_check.o \
 	src/http.o \
 	src/import.o \
 	src/option.o \

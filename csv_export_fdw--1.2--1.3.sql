@@ -109,18 +109,44 @@ END $$;
  * target running is logged as skipped and touches nothing), timeout (the
  * run is stopped after that long and recorded as interrupted),
  * max_delete_ratio (with delete_missing: a run that would delete more than
- * that fraction of the target's rows fails before writing) and dry_run
- * (what the run would insert, update and delete, reported, nothing
- * written).  A failure, and the first success after failures, is announced
- * with pg_notify on channel csv_export.  New parameters change the
- * procedure's signature: it is dropped and made again, and the roles that
- * could run syncs (those granted _run_claim by grant_sync) keep that right.
+ * that fraction of the target's rows fails before writing), dry_run (what
+ * the run would insert, update and delete, reported, nothing written),
+ * lookback (an incremental run re-reads that long below its checkpoint,
+ * and counts the late rows it finds) and skip_unchanged (the last export's
+ * validators are sent, and a 304 or the same body ends the run as
+ * unchanged).  A failure, and the first success after failures, is
+ * announced with pg_notify on channel csv_export; csv_export.status shows
+ * every target at a glance; the log is trimmed by each run (sync_state.c).
+ * New parameters change the procedure's signature: it is dropped and made
+ * again, and the roles that could run syncs (those granted _run_claim by
+ * grant_sync) keep that right.
  */
 ALTER TABLE csv_export.sync_log
   DROP CONSTRAINT sync_log_status_check,
   ADD CONSTRAINT sync_log_status_check
-    CHECK (status IN ('running', 'succeeded', 'failed', 'interrupted', 'skipped')),
+    CHECK (status IN ('running', 'succeeded', 'failed', 'interrupted', 'skipped', 'unchanged')),
   ADD COLUMN rows_late bigint;
+
+-- skip_unchanged: what the target's last export was, to send and compare
+ALTER TABLE csv_export.sync_state
+  DROP CONSTRAINT sync_state_last_status_check,
+  ADD CONSTRAINT sync_state_last_status_check
+    CHECK (last_status IN ('succeeded', 'failed', 'interrupted', 'unchanged')),
+  ADD COLUMN export_etag text,
+  ADD COLUMN export_last_modified text,
+  ADD COLUMN export_sha256 bytea;
+
+CREATE FUNCTION csv_export._expect_export(source regclass, etag text, last_modified text)
+RETURNS void AS 'MODULE_PATHNAME', 'csv_export_expect_export' LANGUAGE C VOLATILE;
+CREATE FUNCTION csv_export._export_fetched(source regclass,
+  OUT not_modified boolean, OUT etag text, OUT last_modified text, OUT body_sha256 bytea)
+AS 'MODULE_PATHNAME', 'csv_export_export_fetched' LANGUAGE C VOLATILE;
+CREATE FUNCTION csv_export._run_note_export(run_id bigint, etag text, last_modified text,
+                                            body_sha256 bytea) RETURNS void
+AS 'MODULE_PATHNAME', 'csv_export_run_note_export' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION csv_export._expect_export(regclass, text, text),
+                       csv_export._export_fetched(regclass),
+                       csv_export._run_note_export(bigint, text, text, bytea) FROM PUBLIC;
 
 -- rows_late: with lookback, the rows below the checkpoint that were new or changed
 CREATE OR REPLACE VIEW csv_export.runs WITH (security_invoker = true) AS
@@ -337,14 +363,70 @@ END $$;
  * with repeated keys, go through staging.  With max_delete_ratio the
  * staged export is checked before anything is written.
  */
+/*
+ * The staged path: the export fetched into a temporary table, checked
+ * (skip_unchanged, max_delete_ratio, lookback's late rows), then merged
+ * unless it came back unchanged.
+ */
+CREATE FUNCTION csv_export._apply_staged(
+  source regclass, target regclass, staging text, merge text, cursor_column text,
+  cursor_before text, reread_from text, started_at timestamptz,
+  max_delete_ratio double precision, skip_unchanged boolean,
+  OUT fetched bigint, OUT upserted bigint, OUT cursor_after text, OUT late bigint,
+  OUT unchanged boolean, OUT export_etag text, OUT export_last_modified text,
+  OUT export_sha256 bytea)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+  known  record;
+  got    record;
+  staged record;
+BEGIN
+  upserted := 0;
+  unchanged := false;
+  IF skip_unchanged THEN
+    SELECT s.export_etag, s.export_last_modified, s.export_sha256 INTO known
+      FROM csv_export.sync_state s WHERE s.target = target;
+    PERFORM csv_export._expect_export(source, known.export_etag, known.export_last_modified);
+  END IF;
+  staged := csv_export._stage_export(staging, cursor_column, cursor_before);
+  fetched := staged.fetched;
+  cursor_after := staged.cursor_max;
+  IF skip_unchanged THEN
+    got := csv_export._export_fetched(source);
+    unchanged := coalesce(got.not_modified OR got.body_sha256 = known.export_sha256, false);
+    export_etag := coalesce(got.etag, known.export_etag);
+    export_last_modified := coalesce(got.last_modified, known.export_last_modified);
+    export_sha256 := coalesce(got.body_sha256, known.export_sha256);
+    IF unchanged THEN
+      PERFORM csv_export._report(format('export unchanged since the last run (%s): nothing applied',
+        CASE WHEN got.not_modified THEN '304 Not Modified' ELSE 'the same body' END));
+      RETURN;
+    END IF;
+  END IF;
+  IF max_delete_ratio IS NOT NULL AND fetched > 0 THEN
+    PERFORM csv_export._check_delete_ratio(source, target, max_delete_ratio);
+  END IF;
+  IF reread_from <> cursor_before THEN
+    EXECUTE (csv_export._sync_counts(source, target, cursor_column)).late
+      INTO late USING cursor_before;
+    PERFORM csv_export._report(format(
+      're-read from %s (lookback): %s rows below the checkpoint were new or changed',
+      reread_from, late));
+  END IF;
+  EXECUTE merge USING started_at;
+  GET DIAGNOSTICS upserted = ROW_COUNT;
+END $$;
+
 DROP FUNCTION csv_export._apply_export(regclass, regclass, text, text, boolean, timestamptz);
 DROP FUNCTION csv_export._merge_staged(text, text, text, timestamptz);
 CREATE FUNCTION csv_export._apply_export(
   source regclass, target regclass, cursor_column text, cursor_before text,
   delete_missing boolean, started_at timestamptz, max_delete_ratio double precision,
-  lookback interval,
+  lookback interval, skip_unchanged boolean,
   OUT fetched bigint, OUT upserted bigint, OUT deleted bigint, OUT rejected bigint,
-  OUT cursor_after text, OUT late bigint)
+  OUT cursor_after text, OUT late bigint, OUT unchanged boolean, OUT export_etag text,
+  OUT export_last_modified text, OUT export_sha256 bytea)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_variable
 DECLARE
@@ -357,27 +439,25 @@ DECLARE
   staged     record;
 BEGIN
   deleted := 0;
-  IF cursor_column IS NULL AND NOT delete_missing AND csv_export._direct_merge_possible(target) THEN
+  unchanged := false;
+  IF NOT skip_unchanged AND cursor_column IS NULL AND NOT delete_missing
+     AND csv_export._direct_merge_possible(target) THEN
     direct := csv_export._try_direct_merge(statements.direct_merge, target, started_at);
     fetched := direct.fetched;
     upserted := direct.upserted;
   END IF;
   IF fetched IS NULL THEN
-    staged := csv_export._stage_export(statements.staging, cursor_column, cursor_before);
+    staged := csv_export._apply_staged(source, target, statements.staging, statements.merge,
+                                       cursor_column, cursor_before, reread_from, started_at,
+                                       max_delete_ratio, skip_unchanged);
     fetched := staged.fetched;
-    cursor_after := staged.cursor_max;
-    IF max_delete_ratio IS NOT NULL AND fetched OPERATOR(pg_catalog.>) 0 THEN
-      PERFORM csv_export._check_delete_ratio(source, target, max_delete_ratio);
-    END IF;
-    IF reread_from OPERATOR(pg_catalog.<>) cursor_before THEN
-      EXECUTE (csv_export._sync_counts(source, target, cursor_column)).late
-        INTO late USING cursor_before;
-      PERFORM csv_export._report(pg_catalog.format(
-        're-read from %s (lookback): %s rows below the checkpoint were new or changed',
-        reread_from, late));
-    END IF;
-    EXECUTE statements.merge USING started_at;
-    GET DIAGNOSTICS upserted = ROW_COUNT;
+    upserted := staged.upserted;
+    cursor_after := staged.cursor_after;
+    late := staged.late;
+    unchanged := staged.unchanged;
+    export_etag := staged.export_etag;
+    export_last_modified := staged.export_last_modified;
+    export_sha256 := staged.export_sha256;
   END IF;
   cursor_after := coalesce(cursor_after, cursor_before);
 
@@ -390,10 +470,12 @@ BEGIN
     CASE WHEN rejected OPERATOR(pg_catalog.>) 0
          THEN pg_catalog.format(', %s rejected', rejected) ELSE '' END));
 
-  IF delete_missing AND fetched OPERATOR(pg_catalog.=) 0 THEN
+  IF unchanged OR NOT delete_missing THEN
+    RETURN;
+  ELSIF fetched OPERATOR(pg_catalog.=) 0 THEN
     RAISE WARNING 'export % has no rows; nothing was deleted from %', source, target
       USING DETAIL = 'An empty export is more likely an API hiccup than every row deleted.';
-  ELSIF delete_missing THEN
+  ELSE
     EXECUTE statements.delete_missing USING started_at;
     GET DIAGNOSTICS deleted = ROW_COUNT;
     PERFORM csv_export._report(pg_catalog.format('%s rows deleted', deleted));
@@ -468,7 +550,9 @@ REVOKE ALL ON FUNCTION csv_export._arm_run_timeout(interval),
                        csv_export._sync_counts(regclass, regclass, text),
                        csv_export._check_delete_ratio(regclass, regclass, double precision),
                        csv_export._apply_export(regclass, regclass, text, text, boolean,
-                                                timestamptz, double precision, interval),
+                                                timestamptz, double precision, interval, boolean),
+                       csv_export._apply_staged(regclass, regclass, text, text, text, text, text,
+                                                timestamptz, double precision, boolean),
                        csv_export._dry_run(regclass, regclass, text, boolean, interval),
                        csv_export._lock_target(regclass, text),
                        csv_export._notify(bigint, regclass, regclass, text, text, text)
@@ -489,7 +573,8 @@ CREATE PROCEDURE csv_export.sync(source regclass, target regclass,
                                  timeout interval DEFAULT NULL,
                                  max_delete_ratio double precision DEFAULT NULL,
                                  dry_run boolean DEFAULT false,
-                                 lookback interval DEFAULT NULL)
+                                 lookback interval DEFAULT NULL,
+                                 skip_unchanged boolean DEFAULT false)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_variable
 DECLARE
@@ -545,14 +630,23 @@ BEGIN
            THEN pg_catalog.format(' (rows with %I >= %s)', cursor_column, cursor_before)
            WHEN cursor_column IS NOT NULL THEN ' (all rows: no cursor yet)' ELSE '' END));
     applied := csv_export._apply_export(source, target, cursor_column, cursor_before,
-                                        delete_missing, started_at, max_delete_ratio, lookback);
+                                        delete_missing, started_at, max_delete_ratio, lookback,
+                                        skip_unchanged);
+    IF skip_unchanged THEN
+      PERFORM csv_export._run_note_export(this_run, applied.export_etag,
+                                          applied.export_last_modified, applied.export_sha256);
+    END IF;
     -- the checkpoint commits together with the data
-    PERFORM csv_export._run_finish(this_run, 'succeeded', NULL, NULL, cursor_before,
+    PERFORM csv_export._run_finish(this_run,
+                                   CASE WHEN applied.unchanged THEN 'unchanged' ELSE 'succeeded' END,
+                                   NULL, NULL, cursor_before,
                                    applied.cursor_after, started_at, applied.fetched,
                                    applied.upserted, applied.deleted, applied.rejected,
                                    applied.late);
     IF previous OPERATOR(pg_catalog.=) ANY (ARRAY['failed', 'interrupted']) THEN
-      PERFORM csv_export._notify(this_run, source, target, 'succeeded', NULL, NULL);
+      PERFORM csv_export._notify(this_run, source, target,
+                                 CASE WHEN applied.unchanged THEN 'unchanged' ELSE 'succeeded' END,
+                                 NULL, NULL);
     END IF;
     PERFORM csv_export._report(pg_catalog.format('checkpoint saved%s',
       CASE WHEN cursor_column IS NOT NULL
@@ -599,7 +693,7 @@ BEGIN
                             pg_catalog.format('csv_export.sync of %s into %s', source, target));
 END $$;
 REVOKE ALL ON PROCEDURE csv_export.sync(regclass, regclass, text, boolean, text, interval,
-                                        double precision, boolean, interval) FROM PUBLIC;
+                                        double precision, boolean, interval, boolean) FROM PUBLIC;
 
 /*
  * What schedule creates runs with if_running 'skip' (a run that finds the
@@ -613,7 +707,8 @@ CREATE FUNCTION csv_export.schedule(job_name text, schedule text,
                                     delete_missing boolean DEFAULT false,
                                     timeout interval DEFAULT NULL,
                                     max_delete_ratio double precision DEFAULT NULL,
-                                    lookback interval DEFAULT NULL)
+                                    lookback interval DEFAULT NULL,
+                                    skip_unchanged boolean DEFAULT false)
 RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   job_id bigint;
@@ -625,7 +720,7 @@ BEGIN
   EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job_id
     USING job_name, schedule,
           format('CALL csv_export.sync(%L, %L, cursor_column => %L, delete_missing => %s, '
-                 'if_running => ''skip''%s%s%s)',
+                 'if_running => ''skip''%s%s%s%s)',
                  csv_export._qualified_name(source), csv_export._qualified_name(target),
                  cursor_column, CASE WHEN delete_missing THEN 'true' ELSE 'false' END,
                  CASE WHEN timeout IS NOT NULL
@@ -635,11 +730,13 @@ BEGIN
                       THEN format(', max_delete_ratio => %s', max_delete_ratio) END,
                  CASE WHEN lookback IS NOT NULL
                       THEN format(', lookback => ''%s seconds''',
-                                  trim_scale(date_part('epoch', lookback)::numeric)) END);
+                                  trim_scale(date_part('epoch', lookback)::numeric)) END,
+                 CASE WHEN skip_unchanged THEN ', skip_unchanged => true' END);
   RETURN job_id;
 END $$;
 REVOKE ALL ON FUNCTION csv_export.schedule(text, text, regclass, regclass, text, boolean,
-                                           interval, double precision, interval) FROM PUBLIC;
+                                           interval, double precision, interval, boolean)
+  FROM PUBLIC;
 
 /*
  * csv_export.status: one row per target, for monitoring.  Its pg_cron job
@@ -679,7 +776,7 @@ CREATE VIEW csv_export.status WITH (security_invoker = true) AS
                         WHERE r.target = s.target AND r.status <> 'skipped'
                         ORDER BY r.run_id DESC LIMIT 1) last ON true
     LEFT JOIN LATERAL (SELECT * FROM csv_export.runs r
-                        WHERE r.target = s.target AND r.status = 'succeeded'
+                        WHERE r.target = s.target AND r.status IN ('succeeded', 'unchanged')
                         ORDER BY r.run_id DESC LIMIT 1) ok ON true
     LEFT JOIN LATERAL (SELECT * FROM csv_export._cron_jobs() c
                         WHERE csv_export._scheduled_target(c.command) = s.target
@@ -688,8 +785,8 @@ GRANT SELECT ON csv_export.status TO PUBLIC;
 
 CREATE OR REPLACE FUNCTION csv_export._sync_routines() RETURNS regprocedure[]
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT ARRAY['csv_export.sync(regclass,regclass,text,boolean,text,interval,double precision,boolean,interval)',
-               'csv_export.schedule(text,text,regclass,regclass,text,boolean,interval,double precision,interval)',
+  SELECT ARRAY['csv_export.sync(regclass,regclass,text,boolean,text,interval,double precision,boolean,interval,boolean)',
+               'csv_export.schedule(text,text,regclass,regclass,text,boolean,interval,double precision,interval,boolean)',
                'csv_export.unschedule(text)',
                'csv_export._transaction_control_allowed()',
                'csv_export._report(text)',
@@ -705,7 +802,11 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
                'csv_export._merge_directly(text,timestamptz)',
                'csv_export._sync_shape(regclass,regclass,text)',
                'csv_export._sync_assignments(text[],text[],boolean,boolean)',
-               'csv_export._apply_export(regclass,regclass,text,text,boolean,timestamptz,double precision,interval)',
+               'csv_export._apply_export(regclass,regclass,text,text,boolean,timestamptz,double precision,interval,boolean)',
+               'csv_export._apply_staged(regclass,regclass,text,text,text,text,text,timestamptz,double precision,boolean)',
+               'csv_export._expect_export(regclass,text,text)',
+               'csv_export._export_fetched(regclass)',
+               'csv_export._run_note_export(bigint,text,text,bytea)',
                'csv_export._arm_run_timeout(interval)',
                'csv_export._disarm_run_timeout()',
                'csv_export._run_timed_out()',

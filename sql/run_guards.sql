@@ -131,6 +131,38 @@ SELECT id, name, xmin = :'k1_version' AS first_version FROM late_target ORDER BY
 SELECT status, cursor_before, cursor_after, rows_fetched, rows_upserted, rows_late
   FROM csv_export.runs WHERE target = 'late_target'::regclass ORDER BY run_id;
 
+-- skip_unchanged: a run sends the last export's ETag and Last-Modified;
+-- a 304 Not Modified, or a body the same as the last one (an API without
+-- validators), ends the run as unchanged, with nothing applied or written
+CREATE FOREIGN TABLE etag_export (id text, name text) SERVER guard_api
+  OPTIONS (path '/export/csv?rows=20&ids=sequential&etag=1');
+CREATE FOREIGN TABLE plain_export (id text, name text) SERVER guard_api
+  OPTIONS (path '/export/csv?rows=20&ids=sequential');
+CREATE TABLE etag_target (id text PRIMARY KEY, name text);
+CREATE TABLE plain_target (id text PRIMARY KEY, name text);
+CREATE VIEW writes AS
+  SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables
+   WHERE relname IN ('etag_target', 'plain_target');
+CALL csv_export.sync('etag_export', 'etag_target', skip_unchanged => true);
+CALL csv_export.sync('plain_export', 'plain_target', skip_unchanged => true);
+CALL csv_export.sync('etag_export', 'etag_target', skip_unchanged => true);
+CALL csv_export.sync('plain_export', 'plain_target', skip_unchanged => true);
+SELECT pg_stat_force_next_flush();
+SELECT * FROM writes ORDER BY relname;
+SELECT target, status, rows_fetched, rows_upserted FROM csv_export.runs
+ WHERE target IN ('etag_target'::regclass, 'plain_target'::regclass) ORDER BY run_id;
+SELECT target, last_status, export_etag IS NOT NULL AS etag_kept,
+       length(export_sha256) AS hash_bytes
+  FROM csv_export.sync_state
+ WHERE target IN ('etag_target'::regclass, 'plain_target'::regclass) ORDER BY target::text;
+-- the next version is applied; and without skip_unchanged nothing is sent
+-- and nothing is compared: the export is read (and, unchanged, not written)
+ALTER FOREIGN TABLE etag_export OPTIONS (SET path '/export/csv?rows=20&ids=sequential&etag=1&version=2');
+CALL csv_export.sync('etag_export', 'etag_target', skip_unchanged => true);
+CALL csv_export.sync('etag_export', 'etag_target');
+SELECT status, rows_fetched, rows_upserted FROM csv_export.runs
+ WHERE target = 'etag_target'::regclass ORDER BY run_id DESC LIMIT 2;
+
 -- retention: a finished run trims its target's log to the newest
 -- csv_export_fdw.log_retention_runs runs of the last log_retention_days
 -- days, and its source's rejects to those days; only a superuser sets them
@@ -160,7 +192,9 @@ SET csv_export_fdw.log_retention_days = 0;
 RESET ROLE;
 DROP ROLE guard_runner;
 
-DROP TABLE guard_target, slow_guard_target, reject_guard_target, late_target;
+DROP VIEW writes;
+DROP TABLE guard_target, slow_guard_target, reject_guard_target, late_target, etag_target,
+  plain_target;
 DROP FUNCTION last_run(regclass);
 DROP PROCEDURE wait_for(text);
 DELETE FROM csv_export.sync_state;

@@ -16,11 +16,14 @@
  *		rejects.h			rows skipped by on_error 'skip'
  *		import.h			IMPORT FOREIGN SCHEMA
  *		privileged.h		statements run as the extension's owner
+ *		fetch_check.h		a sync's validators for its next scan (skip_unchanged)
+ *		sync_state.h		the state and log of syncs, and how long they are kept
  *
  * Calls go down that list's layers: the FDW callbacks (csv_export_fdw.c)
  * and the sync (sync*.c) use export_scan, which uses record_stream and
- * convert; record_stream uses http, pagination, csv_reader and the parsing
- * thread; http uses url and option.
+ * convert; record_stream uses http, pagination, csv_reader, the parsing
+ * thread, and the check a sync left in fetch_check; http uses url and
+ * option.
  */
 #ifndef CSV_EXPORT_FDW_H
 #define CSV_EXPORT_FDW_H

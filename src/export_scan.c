@@ -21,6 +21,7 @@
 #include "csv_export_fdw.h"
 #include "convert.h"
 #include "export_scan.h"
+#include "fetch_check.h"
 #include "option.h"
 #include "record_stream.h"
 #include "rejects.h"
@@ -305,7 +306,8 @@ start_pass(ExportScan *scan)
 	MemoryContext oldcxt = MemoryContextSwitchTo(scan->cxt);
 	CsvRecord	header;
 
-	scan->stream = record_stream_open(scan->options, scan->url);
+	scan->stream = record_stream_open(scan->options, scan->url,
+									  fetch_check_for(RelationGetRelid(scan->rel)));
 	MemoryContextSwitchTo(oldcxt);
 	if (scan->options->header)
 	{

@@ -132,6 +132,7 @@ struct HttpTransfer
 	char	   *url;			/* current: after redirects */
 	char	   *display_url;	/* the same, redacted, for messages */
 	char	   *origin;			/* of url, for the checks of each request */
+	bool		not_modified;	/* a 304 to a conditional request */
 
 	CURLM	   *multi;			/* the session's */
 	CURL	   *easy;
@@ -819,6 +820,7 @@ begin_request(HttpTransfer *transfer)
 	transfer->encoding_checked = false;
 	transfer->last_progress = GetCurrentTimestamp();
 	transfer->status_checked = false;
+	transfer->not_modified = false;
 	transfer->finished = false;
 	transfer->result = CURLE_OK;
 	transfer->delivered = false;
@@ -1444,6 +1446,13 @@ handle_status(HttpTransfer *transfer, bool restart_allowed)
 		transfer->status_checked = true;
 		return false;
 	}
+	/* asked with validators: the export has not changed, and has no body */
+	if (status == 304 && transfer->options->conditional)
+	{
+		transfer->status_checked = true;
+		transfer->not_modified = true;
+		return false;
+	}
 	if (follow_redirect(transfer, status) ||
 		retry_request(transfer, restart_allowed, status))
 		return true;
@@ -1790,6 +1799,13 @@ http_session_advance(HttpSession *session)
 	int			running;
 
 	(void) curl_multi_perform(session->multi, &running);
+}
+
+/* Whether the answer was 304 Not Modified (to a conditional request). */
+bool
+http_transfer_not_modified(const HttpTransfer *transfer)
+{
+	return transfer->not_modified;
 }
 
 /* Whether the response's headers are in, so http_transfer_header() works. */

@@ -24,6 +24,7 @@ extern void http_session_advance(HttpSession *session);
 extern HttpTransfer *http_transfer_start(HttpSession *session, const HttpOptions *options,
 										 const char *url, const char *display_url);
 extern bool http_transfer_headers_complete(const HttpTransfer *transfer);
+extern bool http_transfer_not_modified(const HttpTransfer *transfer);
 extern HttpReadResult http_transfer_read(HttpTransfer *transfer, bool restart_allowed,
 										 const char **data, size_t *len);
 extern uint64 http_transfer_bytes_received(const HttpTransfer *transfer);

@@ -418,7 +418,7 @@ narrow_types(ImportedColumn *columns, int ncolumns, const CsvRecord *record,
 static ImportedColumn *
 sample_export(const CsvExportOptions *options, int sample_rows, int *ncolumns)
 {
-	RecordStream *stream = record_stream_open(options, options->url);
+	RecordStream *stream = record_stream_open(options, options->url, NULL);
 	ValueConverter *converter = value_converter_create(NULL, options->encoding, NULL);
 	ImportedColumn *columns = NULL;
 	CsvRecord	record;

@@ -47,6 +47,9 @@ typedef struct HttpOptions
 	char	   *user_agent;
 	int64		max_bytes;		/* 0: no limit */
 
+	/* If-None-Match or If-Modified-Since are sent: a 304 is no error */
+	bool		conditional;
+
 	/* asynchronous exports: the first request may be a POST; 202 polls */
 	bool		post;
 	char	   *body;

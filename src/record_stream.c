@@ -24,11 +24,13 @@
  */
 #include "postgres.h"
 
+#include "common/cryptohash.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/memutils.h"
 
 #include "csv_export_fdw.h"
+#include "fetch_check.h"
 #include "http.h"
 #include "option.h"
 #include "pagination.h"
@@ -70,6 +72,15 @@ struct RecordStream
 	bool	   *keep;			/* fields to keep, for the pages to come */
 	int			nkeep;
 	bool		keep_set;
+
+	/*
+	 * A sync's check of an unpaged export (skip_unchanged): the first
+	 * request carries its validators, and the body is hashed.
+	 */
+	FetchCheck *check;
+	HttpOptions conditional_http;	/* the table's, and the validators */
+	pg_cryptohash_ctx *body_hash;
+	MemoryContextCallback free_body_hash;
 
 	/* pages fetched ahead (prefetch_pages): FetchedPage, in page order */
 	HttpSession *session;
@@ -196,8 +207,10 @@ fetch_page(RecordStream *stream, const char *url)
 	page->cxt = AllocSetContextCreate(stream->cxt, "csv_export_fdw page",
 									  ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(page->cxt);
-	page->transfer = http_transfer_start(stream->session, &stream->options->http, url,
-										 page->display_url);
+	page->transfer = http_transfer_start(stream->session,
+										 stream->check ? &stream->conditional_http
+										 : &stream->options->http,
+										 url, page->display_url);
 	MemoryContextSwitchTo(oldcxt);
 	return page;
 }
@@ -323,8 +336,47 @@ borrow_parse_thread(RecordStream *stream)
 	MemoryContextRegisterResetCallback(stream->cxt, &stream->give_back_parser);
 }
 
+/* the stream's context goes: so does its hash */
+static void
+free_body_hash(void *arg)
+{
+	pg_cryptohash_free((pg_cryptohash_ctx *) arg);
+}
+
+/* what is sent with a check: If-None-Match, If-Modified-Since */
+static void
+set_up_check(RecordStream *stream, FetchCheck *check)
+{
+	HttpOptions *http = &stream->conditional_http;
+
+	if (check == NULL || stream->options->pagination.mode != PAGINATION_NONE)
+		return;
+	stream->check = check;
+	*http = stream->options->http;
+	http->headers = list_copy(http->headers);
+	if (check->if_none_match)
+		http->headers = lappend(http->headers,
+								psprintf("If-None-Match: %s", check->if_none_match));
+	if (check->if_modified_since)
+		http->headers = lappend(http->headers,
+								psprintf("If-Modified-Since: %s", check->if_modified_since));
+	http->conditional = check->if_none_match || check->if_modified_since;
+	stream->body_hash = pg_cryptohash_create(PG_SHA256);
+	if (stream->body_hash == NULL || pg_cryptohash_init(stream->body_hash) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not start hashing the export")));
+	stream->free_body_hash.func = free_body_hash;
+	stream->free_body_hash.arg = stream->body_hash;
+	MemoryContextRegisterResetCallback(stream->cxt, &stream->free_body_hash);
+}
+
+/*
+ * Start fetching url.  check (NULL for none) is a sync's: see set_up_check
+ * and finish_check.
+ */
 RecordStream *
-record_stream_open(const CsvExportOptions *options, const char *url)
+record_stream_open(const CsvExportOptions *options, const char *url, FetchCheck *check)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
 											  "csv_export_fdw stream",
@@ -338,6 +390,7 @@ record_stream_open(const CsvExportOptions *options, const char *url)
 	stream->first_url = pagination_first_url(options, url);
 	stream->first_origin = url_origin(stream->first_url);
 	borrow_parse_thread(stream);
+	set_up_check(stream, check);
 	MemoryContextSwitchTo(oldcxt);
 	start_page(stream, stream->first_url);
 	return stream;
@@ -469,6 +522,25 @@ take_header(RecordStream *stream, const CsvRecord *record)
 	return false;
 }
 
+/* The export read to its end: what a sync's check found. */
+static void
+finish_check(RecordStream *stream)
+{
+	FetchCheck *check = stream->check;
+	MemoryContext oldcxt;
+
+	if (check == NULL)
+		return;
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	check->not_modified = http_transfer_not_modified(stream->transfer);
+	check->etag = http_transfer_header(stream->transfer, "ETag");
+	check->last_modified = http_transfer_header(stream->transfer, "Last-Modified");
+	MemoryContextSwitchTo(oldcxt);
+	if (pg_cryptohash_final(stream->body_hash, check->body_hash, FETCH_CHECK_HASH_LENGTH) < 0)
+		elog(ERROR, "could not hash the export");
+	check->done = true;
+}
+
 /*
  * After a page: start the next one, if the pagination mode finds one.
  * Returns false at the end of the export.
@@ -483,6 +555,7 @@ next_page(RecordStream *stream)
 	if (url == NULL)
 	{
 		drop_pages_ahead(stream);
+		finish_check(stream);
 		return false;
 	}
 	if (stream->page >= stream->options->pagination.max_pages)
@@ -526,12 +599,19 @@ fetch_chunk(RecordStream *stream)
 							   &stream->pending_data, &stream->pending_len))
 	{
 		case HTTP_READ_DATA:
+			if (stream->body_hash &&
+				pg_cryptohash_update(stream->body_hash, (const uint8 *) stream->pending_data,
+									 stream->pending_len) < 0)
+				elog(ERROR, "could not hash the export");
 			break;
 		case HTTP_READ_END:
 			stream->pending_data = NULL;
 			stream->input_done = true;
 			break;
 		case HTTP_READ_RESTARTED:
+			/* the body comes again from its start */
+			if (stream->body_hash && pg_cryptohash_init(stream->body_hash) < 0)
+				elog(ERROR, "could not hash the export");
 			start_reader(stream);
 			return;
 	}

@@ -6,11 +6,13 @@
 #define CSV_EXPORT_RECORD_STREAM_H
 
 #include "csv_reader.h"
+#include "fetch_check.h"
 #include "option.h"
 
 typedef struct RecordStream RecordStream;
 
-extern RecordStream *record_stream_open(const CsvExportOptions *options, const char *url);
+extern RecordStream *record_stream_open(const CsvExportOptions *options, const char *url,
+										FetchCheck *check);
 extern bool record_stream_header(RecordStream *stream, CsvRecord *header);
 extern void record_stream_keep_fields(RecordStream *stream, const bool *keep, int nkeep);
 extern bool record_stream_next(RecordStream *stream, CsvRecord *record);

@@ -40,6 +40,7 @@
 PG_FUNCTION_INFO_V1(csv_export_run_start);
 PG_FUNCTION_INFO_V1(csv_export_run_claim);
 PG_FUNCTION_INFO_V1(csv_export_run_finish);
+PG_FUNCTION_INFO_V1(csv_export_run_note_export);
 
 /* what the log and the rejects keep; 0: no limit */
 static int	log_retention_days = 30;
@@ -299,6 +300,40 @@ csv_export_run_finish(PG_FUNCTION_ARGS)
 		nargs > 11 ? ", rows_late = $12" : ""),
 		nargs, argtypes, values, nulls, &isnull);
 	trim_log(values[0]);
+	owner_section_end(&section);
+	PG_RETURN_VOID();
+}
+
+/*
+ * _run_note_export(run_id, etag, last_modified, body_sha256): what the
+ * run's export was (skip_unchanged), in its target's state, for the next
+ * run to send and compare.  In the run's transaction: it goes if the run
+ * fails.
+ */
+Datum
+csv_export_run_note_export(PG_FUNCTION_ARGS)
+{
+	Oid			argtypes[4] = {INT8OID, TEXTOID, TEXTOID, BYTEAOID};
+	Datum		values[4];
+	char		nulls[4];
+	OwnerSection section;
+	bool		isnull;
+	int			i;
+
+	require_arguments(fcinfo, 1);
+	(void) own_run_target(PG_GETARG_INT64(0));
+	for (i = 0; i < 4; i++)
+	{
+		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+	}
+	owner_section_begin(&section);
+	(void) owner_section_execute(
+		"UPDATE csv_export.sync_state s"
+		"   SET export_etag = $2, export_last_modified = $3, export_sha256 = $4"
+		"  FROM csv_export.sync_log l"
+		" WHERE l.run_id OPERATOR(pg_catalog.=) $1 AND s.target OPERATOR(pg_catalog.=) l.target",
+		4, argtypes, values, nulls, &isnull);
 	owner_section_end(&section);
 	PG_RETURN_VOID();
 }

@@ -22,6 +22,9 @@ Endpoints (all GET):
       &fail_after=K           K rows, then the connection closes mid-body
       &bad_value_at=K         row K's updatedAt is not a time
       &stray_quote_at=K       row K's id has a quote in it, unquoted: bad CSV
+      &etag=1                 with ETag and Last-Modified; a request whose
+                              If-None-Match or If-Modified-Since matches gets
+                              304 Not Modified
   /fixtures/NAME?chunk=K      test/fixtures/NAME as is; with chunk, sent K bytes at
                               a time with a short pause, so records, multibyte
                               characters and the byte-order mark arrive split
@@ -253,11 +256,31 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.export_csv()
 
-    def start_chunked(self):
+    def start_chunked(self, validators=None):
         self.send_response(200)
         self.send_header("Content-Type", "text/csv; charset=utf-8")
         self.send_header("Transfer-Encoding", "chunked")
+        for name, value in (validators or {}).items():
+            self.send_header(name, value)
         self.end_headers()
+
+    def not_modified(self, validators):
+        """With etag=1, validators for the export at this URL (the same URL
+        gives the same rows); True if the request's If-None-Match or
+        If-Modified-Since matches, and a 304 was sent."""
+        tag = '"%s"' % hashlib.sha1(self.path.encode()).hexdigest()[:16]
+        version = int(self.params().get("version", 1))
+        modified = email.utils.formatdate(1735689600 + 86400 * version, usegmt=True)
+        validators.update({"ETag": tag, "Last-Modified": modified})
+        # If-None-Match, where sent, decides alone (RFC 9110, 13.2.2)
+        if ("If-None-Match" in self.headers and self.headers["If-None-Match"] == tag or
+                "If-None-Match" not in self.headers and
+                self.headers.get("If-Modified-Since") == modified):
+            self.send_response(304)
+            self.send_header("ETag", tag)
+            self.end_headers()
+            return True
+        return False
 
     def chunk(self, data):
         if data:
@@ -310,7 +333,10 @@ class Handler(BaseHTTPRequestHandler):
         version = int(p.get("version", 1))
         since = parse_iso(p["updated_since"]) if "updated_since" in p else None
         fail_after = int(p.get("fail_after", -1))
-        self.start_chunked()
+        validators = {}
+        if p.get("etag") and self.not_modified(validators):
+            return
+        self.start_chunked(validators)
         self.chunk(csv_text([HEADER]))
         batch, sent = [], 0
         selected = (r for r in export_rows(rows, seed, version)
