@@ -163,6 +163,22 @@ CALL csv_export.sync('etag_export', 'etag_target');
 SELECT status, rows_fetched, rows_upserted FROM csv_export.runs
  WHERE target = 'etag_target'::regclass ORDER BY run_id DESC LIMIT 2;
 
+-- an API that echoes the credentials in its ETag: the validator is not
+-- kept, and the secret is nowhere in the state
+CREATE SERVER echo_api FOREIGN DATA WRAPPER csv_export_fdw
+  OPTIONS (base_url 'http://127.0.0.1:5001');
+CREATE USER MAPPING FOR CURRENT_USER SERVER echo_api OPTIONS (bearer_token 's3cret-token');
+CREATE FOREIGN TABLE echo_export (id text, name text) SERVER echo_api
+  OPTIONS (path '/auth/bearer?rows=5&ids=sequential&etag=echo');
+CREATE TABLE echo_target (id text PRIMARY KEY, name text);
+SET client_min_messages = warning;
+CALL csv_export.sync('echo_export', 'echo_target', skip_unchanged => true);
+RESET client_min_messages;
+SELECT export_etag, export_last_modified IS NOT NULL AS last_modified_kept,
+       (SELECT count(*) FROM csv_export.sync_state s
+         WHERE s::text LIKE '%s3cret%') AS states_with_secret
+  FROM csv_export.sync_state WHERE target = 'echo_target'::regclass;
+
 -- retention: a finished run trims its target's log to the newest
 -- csv_export_fdw.log_retention_runs runs of the last log_retention_days
 -- days, and its source's rejects to those days; only a superuser sets them
@@ -194,7 +210,8 @@ DROP ROLE guard_runner;
 
 DROP VIEW writes;
 DROP TABLE guard_target, slow_guard_target, reject_guard_target, late_target, etag_target,
-  plain_target;
+  plain_target, echo_target;
+DROP SERVER echo_api CASCADE;
 DROP FUNCTION last_run(regclass);
 DROP PROCEDURE wait_for(text);
 DELETE FROM csv_export.sync_state;

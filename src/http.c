@@ -1782,6 +1782,30 @@ http_transfer_header(const HttpTransfer *transfer, const char *name)
 	return value;
 }
 
+/*
+ * A validator of the response (ETag, Last-Modified) that may be kept and
+ * sent back: printable ASCII, at most VALIDATOR_MAX bytes, and holding
+ * none of the request's secrets (an API may echo a token anywhere); NULL
+ * otherwise, or if the response has none.
+ */
+#define VALIDATOR_MAX 512
+
+char *
+http_transfer_validator(const HttpTransfer *transfer, const char *name)
+{
+	char	   *value = http_transfer_header(transfer, name);
+	const char *c;
+
+	if (value == NULL || strlen(value) > VALIDATOR_MAX)
+		return NULL;
+	for (c = value; *c; c++)
+		if (*c < 0x20 || *c > 0x7e)
+			return NULL;
+	if (strcmp(scrub_secrets(transfer->options, value), value) != 0)
+		return NULL;
+	return value;
+}
+
 /* The URL the current response came from, after redirects. */
 const char *
 http_transfer_url(const HttpTransfer *transfer)

@@ -30,6 +30,7 @@ extern HttpReadResult http_transfer_read(HttpTransfer *transfer, bool restart_al
 extern uint64 http_transfer_bytes_received(const HttpTransfer *transfer);
 extern int	http_transfer_requests(const HttpTransfer *transfer);
 extern char *http_transfer_header(const HttpTransfer *transfer, const char *name);
+extern char *http_transfer_validator(const HttpTransfer *transfer, const char *name);
 extern const char *http_transfer_url(const HttpTransfer *transfer);
 
 #endif							/* CSV_EXPORT_HTTP_H */

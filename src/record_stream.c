@@ -533,8 +533,8 @@ finish_check(RecordStream *stream)
 		return;
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
 	check->not_modified = http_transfer_not_modified(stream->transfer);
-	check->etag = http_transfer_header(stream->transfer, "ETag");
-	check->last_modified = http_transfer_header(stream->transfer, "Last-Modified");
+	check->etag = http_transfer_validator(stream->transfer, "ETag");
+	check->last_modified = http_transfer_validator(stream->transfer, "Last-Modified");
 	MemoryContextSwitchTo(oldcxt);
 	if (pg_cryptohash_final(stream->body_hash, check->body_hash, FETCH_CHECK_HASH_LENGTH) < 0)
 		elog(ERROR, "could not hash the export");

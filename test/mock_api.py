@@ -24,7 +24,8 @@ Endpoints (all GET):
       &stray_quote_at=K       row K's id has a quote in it, unquoted: bad CSV
       &etag=1                 with ETag and Last-Modified; a request whose
                               If-None-Match or If-Modified-Since matches gets
-                              304 Not Modified
+                              304 Not Modified; etag=echo: the ETag is the
+                              request's Authorization header
   /fixtures/NAME?chunk=K      test/fixtures/NAME as is; with chunk, sent K bytes at
                               a time with a short pause, so records, multibyte
                               characters and the byte-order mark arrive split
@@ -269,6 +270,8 @@ class Handler(BaseHTTPRequestHandler):
         gives the same rows); True if the request's If-None-Match or
         If-Modified-Since matches, and a 304 was sent."""
         tag = '"%s"' % hashlib.sha1(self.path.encode()).hexdigest()[:16]
+        if self.params().get("etag") == "echo":  # a hostile API: the credentials back
+            tag = '"%s"' % self.headers.get("Authorization", "")
         version = int(self.params().get("version", 1))
         modified = email.utils.formatdate(1735689600 + 86400 * version, usegmt=True)
         validators.update({"ETag": tag, "Last-Modified": modified})
