@@ -163,6 +163,11 @@ CALL csv_export.sync('etag_export', 'etag_target');
 SELECT status, rows_fetched, rows_upserted FROM csv_export.runs
  WHERE target = 'etag_target'::regclass ORDER BY run_id DESC LIMIT 2;
 
+-- a failing export under skip_unchanged: the error, and the session goes on
+-- (the body's hash is freed once, by the aborting transaction)
+CALL csv_export.sync('broken_guard_export', 'guard_target', skip_unchanged => true);
+SELECT 'still here' AS after_the_failure;
+
 -- an API that echoes the credentials in its ETag: the validator is not
 -- kept, and the secret is nowhere in the state
 CREATE SERVER echo_api FOREIGN DATA WRAPPER csv_export_fdw

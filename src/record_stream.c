@@ -24,6 +24,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "common/cryptohash.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
@@ -336,11 +337,16 @@ borrow_parse_thread(RecordStream *stream)
 	MemoryContextRegisterResetCallback(stream->cxt, &stream->give_back_parser);
 }
 
-/* the stream's context goes: so does its hash */
+/*
+ * The stream's context goes: so does its hash.  In an aborting
+ * (sub)transaction the resource owner the hash was made under has freed it
+ * already.
+ */
 static void
 free_body_hash(void *arg)
 {
-	pg_cryptohash_free((pg_cryptohash_ctx *) arg);
+	if (IsTransactionState())
+		pg_cryptohash_free((pg_cryptohash_ctx *) arg);
 }
 
 /* what is sent with a check: If-None-Match, If-Modified-Since */
@@ -352,6 +358,7 @@ set_up_check(RecordStream *stream, FetchCheck *check)
 	if (check == NULL || stream->options->pagination.mode != PAGINATION_NONE)
 		return;
 	stream->check = check;
+	check->done = false;		/* what this stream finds */
 	*http = stream->options->http;
 	http->headers = list_copy(http->headers);
 	if (check->if_none_match)
@@ -529,7 +536,8 @@ finish_check(RecordStream *stream)
 	FetchCheck *check = stream->check;
 	MemoryContext oldcxt;
 
-	if (check == NULL)
+	/* (a caller may ask for records again after the end) */
+	if (check == NULL || check->done)
 		return;
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
 	check->not_modified = http_transfer_not_modified(stream->transfer);

@@ -95,6 +95,19 @@ require_arguments(FunctionCallInfo fcinfo, int nargs)
 							i + 1)));
 }
 
+/* the function's first nargs arguments, as SPI takes a statement's */
+static void
+statement_arguments(FunctionCallInfo fcinfo, int nargs, Datum *values, char *nulls)
+{
+	int			i;
+
+	for (i = 0; i < nargs; i++)
+	{
+		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+	}
+}
+
 /*
  * _run_start(source, target, cursor_column) -> run_id: the run, on record
  * as running in this backend.
@@ -254,15 +267,10 @@ csv_export_run_finish(PG_FUNCTION_ARGS)
 	int			nargs = Min(PG_NARGS(), 12);
 	OwnerSection section;
 	bool		isnull;
-	int			i;
 
 	require_arguments(fcinfo, 2);
 	(void) own_run_target(PG_GETARG_INT64(0));
-	for (i = 0; i < nargs; i++)
-	{
-		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
-		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
-	}
+	statement_arguments(fcinfo, nargs, values, nulls);
 
 	owner_section_begin(&section);
 	/* a run can fail before it claimed the target (while it waited for it) */
@@ -318,15 +326,10 @@ csv_export_run_note_export(PG_FUNCTION_ARGS)
 	char		nulls[4];
 	OwnerSection section;
 	bool		isnull;
-	int			i;
 
 	require_arguments(fcinfo, 1);
 	(void) own_run_target(PG_GETARG_INT64(0));
-	for (i = 0; i < 4; i++)
-	{
-		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
-		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
-	}
+	statement_arguments(fcinfo, 4, values, nulls);
 	owner_section_begin(&section);
 	(void) owner_section_execute(
 		"UPDATE csv_export.sync_state s"
