@@ -559,6 +559,99 @@ REVOKE ALL ON FUNCTION csv_export._arm_run_timeout(interval),
   FROM PUBLIC;
 
 /*
+ * The steps of a run, for csv_export.sync.  Like _apply_export they run on
+ * the caller's search_path, qualifying everything, so that the tables they
+ * name in messages read as the caller wrote them.
+ */
+-- a run that found another sync of its target running (if_running 'skip')
+CREATE FUNCTION csv_export._run_skip(run_id bigint, target regclass) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM csv_export._disarm_run_timeout();
+  PERFORM csv_export._run_finish(run_id, 'skipped', 'another sync of the target was running',
+                                 NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+  PERFORM csv_export._report(pg_catalog.format(
+    'another sync of %s is running: this one is skipped', target));
+END $$;
+
+/*
+ * A run that holds its target: the export applied, the run's outcome and
+ * checkpoint recorded with the data, a recovery announced.
+ */
+CREATE FUNCTION csv_export._run_apply(
+  run_id bigint, source regclass, target regclass, cursor_column text, cursor_before text,
+  started_at timestamptz, delete_missing boolean, max_delete_ratio double precision,
+  lookback interval, skip_unchanged boolean)
+RETURNS void LANGUAGE plpgsql AS $$
+#variable_conflict use_variable
+DECLARE
+  previous text;
+  applied  record;
+  outcome  text;
+BEGIN
+  SELECT s.last_status INTO previous FROM csv_export.sync_state s
+   WHERE s.target OPERATOR(pg_catalog.=) target;
+  PERFORM csv_export._report(pg_catalog.format('fetching %s into %s%s', source, target,
+    CASE WHEN cursor_before IS NOT NULL
+         THEN pg_catalog.format(' (rows with %I >= %s)', cursor_column, cursor_before)
+         WHEN cursor_column IS NOT NULL THEN ' (all rows: no cursor yet)' ELSE '' END));
+  applied := csv_export._apply_export(source, target, cursor_column, cursor_before,
+                                      delete_missing, started_at, max_delete_ratio, lookback,
+                                      skip_unchanged);
+  outcome := CASE WHEN applied.unchanged THEN 'unchanged' ELSE 'succeeded' END;
+  IF skip_unchanged THEN
+    PERFORM csv_export._run_note_export(run_id, applied.export_etag,
+                                        applied.export_last_modified, applied.export_sha256);
+  END IF;
+  -- the checkpoint commits together with the data
+  PERFORM csv_export._run_finish(run_id, outcome, NULL, NULL, cursor_before,
+                                 applied.cursor_after, started_at, applied.fetched,
+                                 applied.upserted, applied.deleted, applied.rejected,
+                                 applied.late);
+  IF previous OPERATOR(pg_catalog.=) ANY (ARRAY['failed', 'interrupted']) THEN
+    PERFORM csv_export._notify(run_id, source, target, outcome, NULL, NULL);
+  END IF;
+  PERFORM csv_export._report(pg_catalog.format('checkpoint saved%s',
+    CASE WHEN cursor_column IS NOT NULL
+         THEN pg_catalog.format(' (cursor %s)', coalesce(applied.cursor_after, 'unset'))
+         ELSE '' END));
+END $$;
+
+/*
+ * A run that failed: its record (interrupted by a cancel or its timeout,
+ * else failed) and its notification; and the error to raise, in the
+ * timeout's words where that stopped it.
+ */
+CREATE FUNCTION csv_export._run_fail(
+  run_id bigint, source regclass, target regclass, timeout interval, cursor_before text,
+  started_at timestamptz, sqlstate text,
+  INOUT message text, INOUT detail text, INOUT hint text, INOUT context text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_variable
+DECLARE
+  outcome text := CASE WHEN sqlstate OPERATOR(pg_catalog.=) '57014'
+                       THEN 'interrupted' ELSE 'failed' END;
+BEGIN
+  IF outcome OPERATOR(pg_catalog.=) 'interrupted' AND csv_export._run_timed_out() THEN
+    message := pg_catalog.format('sync ran longer than its timeout (%s s)',
+                                 pg_catalog.trim_scale(pg_catalog.date_part('epoch', timeout)::pg_catalog.numeric));
+    detail := '';
+    hint := 'Raise timeout, or find out why the export is slow to arrive.';
+    context := '';
+  END IF;
+  PERFORM csv_export._run_finish(run_id, outcome, message, sqlstate, cursor_before,
+                                 cursor_before, started_at, NULL, 0, 0, NULL, NULL);
+  PERFORM csv_export._notify(run_id, source, target, outcome, message, sqlstate);
+END $$;
+
+REVOKE ALL ON FUNCTION csv_export._run_skip(bigint, regclass),
+                       csv_export._run_apply(bigint, regclass, regclass, text, text, timestamptz,
+                                             boolean, double precision, interval, boolean),
+                       csv_export._run_fail(bigint, regclass, regclass, interval, text,
+                                            timestamptz, text, text, text, text, text)
+  FROM PUBLIC;
+
+/*
  * A procedure that commits cannot pin its search_path with SET: every
  * function, operator and table in it is schema-qualified instead.  It keeps
  * the run's record: on record before the run starts, one sync per target
@@ -582,8 +675,7 @@ DECLARE
   this_run      bigint;
   started_at    timestamptz;
   cursor_before text;
-  previous      text;
-  applied       record;
+  failure       record;
   err_sqlstate  text;
   err_message   text;
   err_detail    text;
@@ -613,45 +705,14 @@ BEGIN
     -- one sync per target at a time: held until this run's data and
     -- checkpoint commit, or its failure is recorded
     IF NOT csv_export._lock_target(target, if_running) THEN
-      PERFORM csv_export._disarm_run_timeout();
-      PERFORM csv_export._run_finish(this_run, 'skipped', 'another sync of the target was running',
-                                     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-      PERFORM csv_export._report(pg_catalog.format(
-        'another sync of %s is running: this one is skipped', target));
+      PERFORM csv_export._run_skip(this_run, target);
       RETURN;
     END IF;
     started_at := pg_catalog.clock_timestamp();
     cursor_before := csv_export._run_claim(this_run);
-    SELECT s.last_status INTO previous FROM csv_export.sync_state s
-     WHERE s.target OPERATOR(pg_catalog.=) target;
-
-    PERFORM csv_export._report(pg_catalog.format('fetching %s into %s%s', source, target,
-      CASE WHEN cursor_before IS NOT NULL
-           THEN pg_catalog.format(' (rows with %I >= %s)', cursor_column, cursor_before)
-           WHEN cursor_column IS NOT NULL THEN ' (all rows: no cursor yet)' ELSE '' END));
-    applied := csv_export._apply_export(source, target, cursor_column, cursor_before,
-                                        delete_missing, started_at, max_delete_ratio, lookback,
-                                        skip_unchanged);
-    IF skip_unchanged THEN
-      PERFORM csv_export._run_note_export(this_run, applied.export_etag,
-                                          applied.export_last_modified, applied.export_sha256);
-    END IF;
-    -- the checkpoint commits together with the data
-    PERFORM csv_export._run_finish(this_run,
-                                   CASE WHEN applied.unchanged THEN 'unchanged' ELSE 'succeeded' END,
-                                   NULL, NULL, cursor_before,
-                                   applied.cursor_after, started_at, applied.fetched,
-                                   applied.upserted, applied.deleted, applied.rejected,
-                                   applied.late);
-    IF previous OPERATOR(pg_catalog.=) ANY (ARRAY['failed', 'interrupted']) THEN
-      PERFORM csv_export._notify(this_run, source, target,
-                                 CASE WHEN applied.unchanged THEN 'unchanged' ELSE 'succeeded' END,
-                                 NULL, NULL);
-    END IF;
-    PERFORM csv_export._report(pg_catalog.format('checkpoint saved%s',
-      CASE WHEN cursor_column IS NOT NULL
-           THEN pg_catalog.format(' (cursor %s)', coalesce(applied.cursor_after, 'unset'))
-           ELSE '' END));
+    PERFORM csv_export._run_apply(this_run, source, target, cursor_column, cursor_before,
+                                  started_at, delete_missing, max_delete_ratio, lookback,
+                                  skip_unchanged);
   EXCEPTION WHEN OTHERS OR query_canceled THEN
     -- everything the block did is undone; keep the error to record it.
     -- A cancel or statement_timeout is caught too, to be recorded.
@@ -660,36 +721,22 @@ BEGIN
                             err_context = PG_EXCEPTION_CONTEXT;
   END;
   PERFORM csv_export._disarm_run_timeout();
-
   IF err_sqlstate IS NULL THEN
     RETURN;
   END IF;
-  IF err_sqlstate OPERATOR(pg_catalog.=) '57014' AND csv_export._run_timed_out() THEN
-    err_message := pg_catalog.format('sync ran longer than its timeout (%s s)',
-                                     pg_catalog.trim_scale(pg_catalog.date_part('epoch', timeout)::pg_catalog.numeric));
-    err_detail := '';
-    err_hint := 'Raise timeout, or find out why the export is slow to arrive.';
-    err_context := '';
-  END IF;
-  PERFORM csv_export._run_finish(this_run,
-                                 CASE WHEN err_sqlstate OPERATOR(pg_catalog.=) '57014'
-                                      THEN 'interrupted' ELSE 'failed' END,
-                                 err_message, err_sqlstate, cursor_before, cursor_before,
-                                 started_at, NULL, 0, 0, NULL, NULL);
-  PERFORM csv_export._notify(this_run, source, target,
-                             CASE WHEN err_sqlstate OPERATOR(pg_catalog.=) '57014'
-                                  THEN 'interrupted' ELSE 'failed' END,
-                             err_message, err_sqlstate);
+
+  failure := csv_export._run_fail(this_run, source, target, timeout, cursor_before, started_at,
+                                  err_sqlstate, err_message, err_detail, err_hint, err_context);
   -- record the failure for good, then fail the CALL, so that a scheduler
   -- sees the run fail; inside a transaction block the record goes with it
   IF can_commit THEN
     COMMIT;
   END IF;
   -- (PL/pgSQL gives an empty string for a missing part)
-  PERFORM csv_export._raise(err_sqlstate, err_message,
-                            CASE WHEN err_detail OPERATOR(pg_catalog.<>) '' THEN err_detail END,
-                            CASE WHEN err_hint OPERATOR(pg_catalog.<>) '' THEN err_hint END,
-                            CASE WHEN err_context OPERATOR(pg_catalog.<>) '' THEN err_context END,
+  PERFORM csv_export._raise(err_sqlstate, failure.message,
+                            CASE WHEN failure.detail OPERATOR(pg_catalog.<>) '' THEN failure.detail END,
+                            CASE WHEN failure.hint OPERATOR(pg_catalog.<>) '' THEN failure.hint END,
+                            CASE WHEN failure.context OPERATOR(pg_catalog.<>) '' THEN failure.context END,
                             pg_catalog.format('csv_export.sync of %s into %s', source, target));
 END $$;
 REVOKE ALL ON PROCEDURE csv_export.sync(regclass, regclass, text, boolean, text, interval,
@@ -819,6 +866,9 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
                'csv_export._dry_run(regclass,regclass,text,boolean,interval)',
                'csv_export._lock_target(regclass,text)',
                'csv_export._notify(bigint,regclass,regclass,text,text,text)',
+               'csv_export._run_skip(bigint,regclass)',
+               'csv_export._run_apply(bigint,regclass,regclass,text,text,timestamptz,boolean,double precision,interval,boolean)',
+               'csv_export._run_fail(bigint,regclass,regclass,interval,text,timestamptz,text,text,text,text,text)',
                'csv_export._require_pg_cron()',
                'csv_export._run_start(regclass,regclass,text)',
                'csv_export._run_claim(bigint)',
