@@ -877,11 +877,10 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- roles that could run syncs under 1.2 (grant_sync gave them _run_claim,
--- which stays) can still run them
+-- which stays) can still run them: grant_sync again, with 1.3's routines
 DO $$
 DECLARE
   runner regrole;
-  routine regprocedure;
 BEGIN
   FOR runner IN
     SELECT a.grantee::regrole
@@ -889,8 +888,6 @@ BEGIN
      WHERE p.oid = 'csv_export._run_claim(bigint)'::pg_catalog.regprocedure
        AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0 AND a.grantee <> p.proowner
   LOOP
-    FOREACH routine IN ARRAY csv_export._sync_routines() LOOP
-      EXECUTE pg_catalog.format('GRANT EXECUTE ON ROUTINE %s TO %s', routine, runner);
-    END LOOP;
+    PERFORM csv_export.grant_sync(runner);
   END LOOP;
 END $$;

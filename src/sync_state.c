@@ -170,6 +170,20 @@ own_run_target(int64 run_id)
 	return DatumGetObjectId(target);
 }
 
+/* the state row of the run's target, if it has none yet; in an owner section */
+static void
+make_state_row(Datum run_id)
+{
+	Oid			argtype = INT8OID;
+	bool		isnull;
+
+	(void) owner_section_execute(
+		"INSERT INTO csv_export.sync_state (target, source)"
+		" SELECT target, source FROM csv_export.sync_log WHERE run_id OPERATOR(pg_catalog.=) $1"
+		" ON CONFLICT DO NOTHING",
+		1, &argtype, &run_id, NULL, &isnull);
+}
+
 /*
  * _run_claim(run_id) -> cursor_before, once the run holds the target's
  * lock: earlier runs of the target whose backend went away are marked
@@ -199,11 +213,7 @@ csv_export_run_claim(PG_FUNCTION_ARGS)
 		" AND l.run_id OPERATOR(pg_catalog.<>) $1"
 		" AND NOT csv_export._backend_alive(l.backend_pid, l.backend_start)",
 		2, argtypes, values, NULL, &isnull);
-	(void) owner_section_execute(
-		"INSERT INTO csv_export.sync_state (target, source)"
-		" SELECT target, source FROM csv_export.sync_log WHERE run_id OPERATOR(pg_catalog.=) $1"
-		" ON CONFLICT DO NOTHING",
-		1, argtypes, values, NULL, &isnull);
+	make_state_row(values[0]);
 	cursor = owner_section_execute(
 		"SELECT CASE WHEN s.cursor_column OPERATOR(pg_catalog.=) l.cursor_column"
 		" THEN s.cursor_value END"
@@ -274,12 +284,8 @@ csv_export_run_finish(PG_FUNCTION_ARGS)
 
 	owner_section_begin(&section);
 	/* a run can fail before it claimed the target (while it waited for it) */
-	(void) owner_section_execute(
-		"INSERT INTO csv_export.sync_state (target, source)"
-		" SELECT target, source FROM csv_export.sync_log"
-		"  WHERE run_id OPERATOR(pg_catalog.=) $1 AND $2 OPERATOR(pg_catalog.<>) 'skipped'"
-		" ON CONFLICT DO NOTHING",
-		2, argtypes, values, nulls, &isnull);
+	if (strcmp(TextDatumGetCString(values[1]), "skipped") != 0)
+		make_state_row(values[0]);
 	(void) owner_section_execute(psprintf(
 		"WITH run AS ("
 		"  UPDATE csv_export.sync_log l"
