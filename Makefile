@@ -4,6 +4,7 @@ OBJS = \
 	csv_export_fdw.o \
 	src/convert.o \
 	src/csv_reader.o \
+	src/drift.o \
 	src/export_scan.o \
 	src/fetch_check.o \
 	src/http.o \
@@ -22,7 +23,7 @@ OBJS = \
 
 EXTENSION = csv_export_fdw
 DATA = csv_export_fdw--1.0.sql csv_export_fdw--1.0--1.1.sql csv_export_fdw--1.1--1.2.sql \
-	csv_export_fdw--1.2--1.3.sql
+	csv_export_fdw--1.2--1.3.sql csv_export_fdw--1.3--1.4.sql
 PGFILEDESC = "csv_export_fdw - foreign data wrapper for CSV exports over HTTP"
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))

@@ -33,6 +33,14 @@ SELECT csv_export.schedule('shared-a', '* * * * *', 'cron_slow', 'cron_shared') 
                            timeout => '1 minute') > 0 AS scheduled;
 SELECT jobname, schedule, command, database = current_database() AS this_database
   FROM cron.job ORDER BY jobname;
+-- the drift policy and history are passed on, and checked first
+SELECT csv_export.schedule('drift-yearly', '0 0 1 1 *', 'cron_user', 'cron_users',
+                           on_new_columns => 'add', on_missing_columns => 'null',
+                           history => true) > 0 AS scheduled;
+SELECT command FROM cron.job WHERE jobname = 'drift-yearly';
+SELECT csv_export.unschedule('drift-yearly');
+SELECT csv_export.schedule('drift-bad', '0 0 1 1 *', 'cron_user', 'cron_users',
+                           on_missing_columns => 'drop');
 
 -- wait (at most 100 s) until the first two jobs have run once
 DO $$

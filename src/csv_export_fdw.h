@@ -18,6 +18,7 @@
  *		privileged.h		statements run as the extension's owner
  *		fetch_check.h		a sync's validators for its next scan (skip_unchanged)
  *		sync_state.h		the state and log of syncs, and how long they are kept
+ *		drift.c			an export's columns for a sync that follows them (no header)
  *
  * Calls go down that list's layers: the FDW callbacks (csv_export_fdw.c)
  * and the sync (sync*.c) use export_scan, which uses record_stream and

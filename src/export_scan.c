@@ -54,6 +54,7 @@ struct ExportScan
 	RecordStream *stream;
 
 	/* what an error context reports */
+	int			current_att;	/* attribute index of current_column */
 	const char *current_column;
 	const char *current_csv_name;	/* the CSV's name for it, where it differs */
 	const char *current_value;
@@ -105,8 +106,19 @@ scan_error_context(void *arg)
 	where = page > 1 ? psprintf("page %d, line %llu of %s", page, (unsigned long long) line, url)
 		: psprintf("line %llu of %s", (unsigned long long) line, url);
 	if (scan->current_column == NULL)
+	{
 		errcontext("foreign table \"%s\", %s", relname, where);
-	else if (scan->current_csv_name != NULL)
+		return;
+	}
+
+	/*
+	 * The column a value did not fit, as fields of the error: a sync that
+	 * added the column (on_new_columns 'add') widens it to text on that.
+	 */
+	err_generic_string(PG_DIAG_TABLE_NAME, relname);
+	err_generic_string(PG_DIAG_COLUMN_NAME,
+					   NameStr(TupleDescAttr(scan->tupdesc, scan->current_att)->attname));
+	if (scan->current_csv_name != NULL)
 		errcontext("foreign table \"%s\", %s, column \"%s\" (CSV field \"%s\"): \"%s\"",
 				   relname, where, scan->current_column, scan->current_csv_name,
 				   printable_value(scan->current_value));
@@ -236,6 +248,10 @@ map_header(ExportScan *scan, const CsvRecord *header)
 			continue;
 		kept = find_header_field(scan, header, scan->header_names[i],
 								 scan->options->header_case_insensitive);
+		/* a sync may read a vanished column as NULL (on_missing_columns) */
+		if (kept < 0 && fetch_check_missing_allowed(RelationGetRelid(scan->rel),
+													 scan->header_names[i]))
+			continue;
 		if (kept < 0)
 		{
 			if (first_missing == NULL)
@@ -470,6 +486,7 @@ convert_fields(ExportScan *scan, const CsvRecord *record, Datum *values, bool *i
 				return false;
 			continue;
 		}
+		scan->current_att = att;
 		scan->current_column = scan->header_names[att];
 		scan->current_csv_name = scan->csv_names[att];
 		scan->current_value = field->value;

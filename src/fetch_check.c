@@ -6,6 +6,11 @@
  *		the export's last version, and reads afterwards what the scan found
  *		(a 304 Not Modified, the new validators, a SHA-256 of the body).
  *
+ * And csv_export._allow_missing_columns(source, header_names): a sync with
+ * on_missing_columns 'null' tells the scans of its source, in this
+ * transaction, which columns may be missing from the export's header (they
+ * read as NULL); any other missing column still fails the scan.
+ *
  * One check at a time, in the transaction's memory: a sync scans one
  * source, and a check never outlives the transaction that set it.
  */
@@ -15,6 +20,7 @@
 #include "access/xact.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
@@ -22,13 +28,33 @@
 
 PG_FUNCTION_INFO_V1(csv_export_expect_export);
 PG_FUNCTION_INFO_V1(csv_export_export_fetched);
+PG_FUNCTION_INFO_V1(csv_export_allow_missing_columns);
 
 static FetchCheck *current_check = NULL;
+
+/* on_missing_columns 'null': the source, and header names it may lack */
+static Oid	missing_allowed_relid = InvalidOid;
+static List *missing_allowed = NIL;
 
 static void
 forget_check(XactEvent event, void *arg)
 {
-	current_check = NULL;		/* its memory goes with the transaction */
+	/* their memory goes with the transaction */
+	current_check = NULL;
+	missing_allowed_relid = InvalidOid;
+	missing_allowed = NIL;
+}
+
+static void
+forget_at_transaction_end(void)
+{
+	static bool callback_registered = false;
+
+	if (!callback_registered)
+	{
+		RegisterXactCallback(forget_check, NULL);
+		callback_registered = true;
+	}
 }
 
 /* The check for a scan of relid, or NULL if no sync set one. */
@@ -52,18 +78,13 @@ optional_text(FunctionCallInfo fcinfo, int argno)
 Datum
 csv_export_expect_export(PG_FUNCTION_ARGS)
 {
-	static bool callback_registered = false;
 	FetchCheck *check;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("csv_export._expect_export needs a source")));
-	if (!callback_registered)
-	{
-		RegisterXactCallback(forget_check, NULL);
-		callback_registered = true;
-	}
+	forget_at_transaction_end();
 	check = MemoryContextAllocZero(TopTransactionContext, sizeof(FetchCheck));
 	check->relid = PG_GETARG_OID(0);
 	check->if_none_match = optional_text(fcinfo, 1);
@@ -104,4 +125,45 @@ csv_export_export_fetched(PG_FUNCTION_ARGS)
 	values[3] = PointerGetDatum(hash);
 	nulls[3] = check->not_modified;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/* Whether a scan of relid may find no header field for header_name. */
+bool
+fetch_check_missing_allowed(Oid relid, const char *header_name)
+{
+	ListCell   *lc;
+
+	if (relid != missing_allowed_relid)
+		return false;
+	foreach(lc, missing_allowed)
+		if (strcmp(lfirst(lc), header_name) == 0)
+			return true;
+	return false;
+}
+
+/* _allow_missing_columns(source regclass, header_names text[]) */
+Datum
+csv_export_allow_missing_columns(PG_FUNCTION_ARGS)
+{
+	Datum	   *names;
+	bool	   *nulls;
+	int			count;
+	int			i;
+	MemoryContext oldcxt;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("csv_export._allow_missing_columns needs a source and column names")));
+	forget_at_transaction_end();
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT,
+					  &names, &nulls, &count);
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	missing_allowed = NIL;
+	for (i = 0; i < count; i++)
+		if (!nulls[i])
+			missing_allowed = lappend(missing_allowed, TextDatumGetCString(names[i]));
+	MemoryContextSwitchTo(oldcxt);
+	missing_allowed_relid = PG_GETARG_OID(0);
+	PG_RETURN_VOID();
 }

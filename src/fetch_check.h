@@ -2,7 +2,7 @@
  * fetch_check.h
  *		What a sync knows of its export's last version (ETag, Last-Modified,
  *		a hash of the body), handed to the next scan of the export, and what
- *		that scan found.
+ *		that scan found; and the columns a sync lets the export lack.
  */
 #ifndef CSV_EXPORT_FETCH_CHECK_H
 #define CSV_EXPORT_FETCH_CHECK_H
@@ -26,5 +26,6 @@ typedef struct FetchCheck
 } FetchCheck;
 
 extern FetchCheck *fetch_check_for(Oid relid);
+extern bool fetch_check_missing_allowed(Oid relid, const char *header_name);
 
 #endif							/* CSV_EXPORT_FETCH_CHECK_H */

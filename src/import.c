@@ -21,6 +21,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "nodes/makefuncs.h"
 #include "utils/datetime.h"
 
 #include "csv_export_fdw.h"
@@ -442,12 +443,31 @@ sample_export(const CsvExportOptions *options, int sample_rows, int *ncolumns)
 		sampled++;
 	}
 	record_stream_close(stream);
+	return columns;
+}
 
-	if (columns == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
-				 errmsg("the export at \"%s\" is empty", url_redact(options->url)),
-				 errdetail("IMPORT FOREIGN SCHEMA needs at least a header line.")));
+/*
+ * The columns of the export at options->url, named and typed as IMPORT
+ * FOREIGN SCHEMA would name and type them (over IMPORT's default sample);
+ * NULL, with *ncolumns 0, for an export without even a header line.
+ */
+ExportColumn *
+import_export_columns(const CsvExportOptions *options, bool normalize_names, int *ncolumns)
+{
+	ImportedColumn *sampled = sample_export(options, DEFAULT_SAMPLE_ROWS, ncolumns);
+	ExportColumn *columns;
+	int			i;
+
+	if (sampled == NULL)
+		return NULL;
+	name_columns(sampled, *ncolumns, normalize_names);
+	columns = palloc(sizeof(ExportColumn) * *ncolumns);
+	for (i = 0; i < *ncolumns; i++)
+	{
+		columns[i].header_name = sampled[i].header_name;
+		columns[i].name = sampled[i].name;
+		columns[i].type = column_type(&sampled[i], true);
+	}
 	return columns;
 }
 
@@ -579,7 +599,16 @@ csv_export_import_schema(ImportForeignSchemaStmt *stmt, ForeignServer *server)
 							csv_export_integer_option(import_options, "sample_rows",
 													  DEFAULT_SAMPLE_ROWS),
 							&ncolumns);
+	if (columns == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
+				 errmsg("the export at \"%s\" is empty", url_redact(options->url)),
+				 errdetail("IMPORT FOREIGN SCHEMA needs at least a header line.")));
 	name_columns(columns, ncolumns, normalize);
+	/* a column a sync adds later is named the same way (on_new_columns 'add') */
+	if (normalize)
+		table_options = lappend(table_options,
+								makeDefElem("normalize_names", (Node *) makeString("true"), -1));
 	return list_make1(create_table_statement(table, columns, ncolumns, infer_types,
 											 server->servername, table_options));
 }

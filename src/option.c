@@ -110,6 +110,8 @@ static const CsvExportOption valid_options[] = {
 	{"header_match", ForeignTableRelationId},
 	{"trim_spaces", ForeignTableRelationId},
 	{"null", ForeignTableRelationId},
+	/* names of columns a sync adds (on_new_columns 'add'), as IMPORT made them */
+	{"normalize_names", ForeignTableRelationId},
 	{"encoding", ForeignTableRelationId},
 
 	/* column mapping */
@@ -501,7 +503,8 @@ check_option_value(DefElem *def)
 		(void) parse_allowed_origins(value);
 	else if (strcmp(name, "delimiter") == 0 || strcmp(name, "quote") == 0)
 		check_single_byte(name, value);
-	else if (strcmp(name, "header") == 0 || strcmp(name, "trim_spaces") == 0)
+	else if (strcmp(name, "header") == 0 || strcmp(name, "trim_spaces") == 0 ||
+			 strcmp(name, "normalize_names") == 0)
 		(void) defGetBoolean(def);
 	else if (strcmp(name, "encoding") == 0)
 	{
@@ -863,6 +866,7 @@ csv_export_resolve_options(ForeignServer *server, List *table_options, Oid useri
 	opts->header = option_bool(table_options, "header", true);
 	opts->header_case_insensitive = option_is(table_options, "header_match", "case_insensitive");
 	opts->trim_spaces = option_bool(table_options, "trim_spaces", false);
+	opts->normalize_names = option_bool(table_options, "normalize_names", false);
 	opts->null_string = option_string(table_options, "null", NULL);
 	opts->encoding = encoding ? pg_char_to_encoding(defGetString(encoding)) : PG_UTF8;
 	/* a table made before this was checked at CREATE */

@@ -11,7 +11,7 @@
 #include "nodes/pg_list.h"
 
 /* the User-Agent of requests unless a table says otherwise */
-#define CSV_EXPORT_FDW_VERSION "1.3"
+#define CSV_EXPORT_FDW_VERSION "1.4"
 
 /*
  * How to make HTTP requests: the resolved transfer options of a foreign
@@ -93,6 +93,7 @@ typedef struct CsvExportOptions
 	bool		header;
 	bool		header_case_insensitive;	/* header_match 'case_insensitive' */
 	bool		trim_spaces;	/* spaces around fields are no part of them */
+	bool		normalize_names;	/* IMPORT normalized the names (on_new_columns) */
 	char	   *null_string;	/* NULL: an unquoted empty field is NULL */
 	int			encoding;		/* encoding of the export */
 	int64		expected_rows;	/* -1: not set */
