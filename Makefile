@@ -4,6 +4,7 @@ OBJS = \
 	csv_export_fdw.o \
 	src/convert.o \
 	src/csv_reader.o \
+	src/decoder.o \
 	src/drift.o \
 	src/export_scan.o \
 	src/fetch_check.o \
@@ -29,7 +30,7 @@ PGFILEDESC = "csv_export_fdw - foreign data wrapper for CSV exports over HTTP"
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --load-extension=csv_export_fdw
 
-SHLIB_LINK += -lcurl -lcsv -lz -pthread
+SHLIB_LINK += -lcurl -lcsv -lz -lzstd -lbz2 -llzma -pthread
 PG_CFLAGS += -pthread -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 ifdef WERROR
 PG_CFLAGS += -Werror

@@ -583,16 +583,20 @@ csvExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyText("Pagination", state->pagination, es);
 	if (es->analyze && state->scan)
 	{
-		int			pages;
-		int			requests;
-		uint64		bytes;
+		ExportStats stats;
 		uint64		records;
 
-		export_scan_stats(state->scan, &pages, &requests, &bytes, &records);
+		export_scan_stats(state->scan, &stats, &records);
 		if (state->paged)
-			ExplainPropertyInteger("Pages", NULL, pages, es);
-		ExplainPropertyInteger("HTTP Requests", NULL, requests, es);
-		ExplainPropertyUInteger("Bytes Received", NULL, bytes, es);
+			ExplainPropertyInteger("Pages", NULL, stats.pages, es);
+		ExplainPropertyInteger("HTTP Requests", NULL, stats.requests, es);
+		ExplainPropertyUInteger("Bytes Received", NULL, stats.bytes, es);
+		/* what a compressed body (or a Content-Encoding) decoded to */
+		if (stats.compression[0] && strcmp(stats.compression, "none") != 0)
+		{
+			ExplainPropertyText("Compression", stats.compression, es);
+			ExplainPropertyUInteger("Bytes Decompressed", NULL, stats.bytes_decoded, es);
+		}
 		ExplainPropertyUInteger("Records Parsed", NULL, records, es);
 	}
 }

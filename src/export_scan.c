@@ -39,7 +39,9 @@ struct ExportScan
 	/* what the caller needs, and where it comes from in the CSV */
 	TupleDesc	tupdesc;
 	bool	   *needed;			/* by attribute index */
-	char	  **header_names;	/* by attribute index; NULL if dropped */
+	char	  **header_names;	/* by attribute index; NULL if dropped or sourced */
+	char	  **sources;		/* by attribute index: the source option, or NULL */
+	bool		any_source;
 	char	  **csv_names;		/* the header's spelling where it differs; or NULL */
 	int		   *field_to_att;	/* CSV field number -> attribute index or -1 */
 	bool	   *fields_to_keep; /* by CSV field number */
@@ -60,9 +62,7 @@ struct ExportScan
 	const char *current_value;
 
 	/* over all passes, for EXPLAIN ANALYZE */
-	uint64		bytes_of_done_passes;
-	int			requests_of_done_passes;
-	int			pages_of_done_passes;
+	ExportStats done_passes;
 	uint64		records_parsed;
 	uint64		rows_rejected;	/* on_error 'skip' */
 	bool		rejects_unrecorded; /* read-only: reported, not recorded */
@@ -458,6 +458,41 @@ next_record(ExportScan *scan, CsvRecord *record)
 }
 
 /*
+ * Columns with a source option: where the record came from (the page's
+ * URL, redacted, its page number, the physical line it starts on), as the
+ * column's type reads that text.
+ */
+static void
+fill_sourced_columns(ExportScan *scan, Datum *values, bool *isnull)
+{
+	const char *url;
+	int			page = record_stream_page(scan->stream, &url);
+	int			i;
+
+	for (i = 0; i < scan->tupdesc->natts; i++)
+	{
+		const char *text;
+
+		if (scan->sources[i] == NULL || !scan->needed[i])
+			continue;
+		if (strcmp(scan->sources[i], "url") == 0)
+			text = url;
+		else if (strcmp(scan->sources[i], "page") == 0)
+			text = psprintf("%d", page);
+		else
+			text = psprintf(UINT64_FORMAT, record_stream_line(scan->stream));
+		/* a type that cannot read it is named in the error's context */
+		scan->current_att = i;
+		scan->current_column = NameStr(TupleDescAttr(scan->tupdesc, i)->attname);
+		scan->current_csv_name = NULL;
+		scan->current_value = text;
+		values[i] = value_converter_datum(scan->converter, i, text, strlen(text), false,
+										  &isnull[i]);
+	}
+	scan->current_column = NULL;
+}
+
+/*
  * The record's values.  A bad value raises an ERROR, or with softly makes
  * it return false, as does a value it cannot judge without the risk of an
  * ERROR (value_converter_try_datum).
@@ -498,6 +533,8 @@ convert_fields(ExportScan *scan, const CsvRecord *record, Datum *values, bool *i
 			return false;
 	}
 	scan->current_column = NULL;
+	if (scan->any_source)
+		fill_sourced_columns(scan, values, isnull);
 	return true;
 }
 
@@ -667,6 +704,7 @@ export_scan_begin(Relation rel, const CsvExportOptions *options, const char *url
 	scan->needed = palloc(sizeof(bool) * natts);
 	scan->header_names = palloc0(sizeof(char *) * natts);
 	scan->csv_names = palloc0(sizeof(char *) * natts);
+	scan->sources = palloc0(sizeof(char *) * natts);
 	for (i = 0; i < natts; i++)
 	{
 		Form_pg_attribute attr = TupleDescAttr(scan->tupdesc, i);
@@ -677,7 +715,12 @@ export_scan_begin(Relation rel, const CsvExportOptions *options, const char *url
 		 */
 		scan->needed[i] = (needed && !options->on_error_skip) ? needed[i]
 			: !attr->attisdropped;
-		if (!attr->attisdropped)
+		if (attr->attisdropped)
+			continue;
+		/* a column with a source is no field of the CSV */
+		scan->sources[i] = csv_export_column_source(relid, attr->attnum);
+		scan->any_source |= scan->sources[i] != NULL;
+		if (scan->sources[i] == NULL)
 			scan->header_names[i] = csv_export_column_header_name(relid, attr);
 	}
 	if (!options->header)
@@ -695,14 +738,10 @@ export_scan_begin(Relation rel, const CsvExportOptions *options, const char *url
 void
 export_scan_rescan(ExportScan *scan)
 {
-	const char *url;
-
 	if (scan->stream == NULL)
 		return;
 
-	scan->bytes_of_done_passes += record_stream_bytes(scan->stream);
-	scan->requests_of_done_passes += record_stream_requests(scan->stream);
-	scan->pages_of_done_passes += record_stream_page(scan->stream, &url);
+	record_stream_add_stats(scan->stream, &scan->done_passes);
 	record_stream_close(scan->stream);
 	scan->stream = NULL;
 }
@@ -716,19 +755,10 @@ export_scan_end(ExportScan *scan)
 
 /* Totals over all passes so far. */
 void
-export_scan_stats(const ExportScan *scan, int *pages, int *requests, uint64 *bytes,
-				  uint64 *records)
+export_scan_stats(const ExportScan *scan, ExportStats *stats, uint64 *records)
 {
-	const char *url;
-
-	*pages = scan->pages_of_done_passes;
-	*requests = scan->requests_of_done_passes;
-	*bytes = scan->bytes_of_done_passes;
+	*stats = scan->done_passes;
 	if (scan->stream)
-	{
-		*pages += record_stream_page(scan->stream, &url);
-		*requests += record_stream_requests(scan->stream);
-		*bytes += record_stream_bytes(scan->stream);
-	}
+		record_stream_add_stats(scan->stream, stats);
 	*records = scan->records_parsed;
 }

@@ -6,6 +6,7 @@
 #define CSV_EXPORT_EXPORT_SCAN_H
 
 #include "option.h"
+#include "record_stream.h"
 #include "utils/relcache.h"
 
 typedef struct ExportScan ExportScan;
@@ -15,7 +16,6 @@ extern ExportScan *export_scan_begin(Relation rel, const CsvExportOptions *optio
 extern bool export_scan_next(ExportScan *scan, Datum *values, bool *isnull);
 extern void export_scan_rescan(ExportScan *scan);
 extern void export_scan_end(ExportScan *scan);
-extern void export_scan_stats(const ExportScan *scan, int *pages, int *requests,
-							  uint64 *bytes, uint64 *records);
+extern void export_scan_stats(const ExportScan *scan, ExportStats *stats, uint64 *records);
 
 #endif							/* CSV_EXPORT_EXPORT_SCAN_H */

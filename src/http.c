@@ -53,6 +53,7 @@
 #include "utils/timestamp.h"
 
 #include "csv_export_fdw.h"
+#include "decoder.h"
 #include "http.h"
 #include "option.h"
 #include "url.h"
@@ -108,21 +109,25 @@ struct HttpSession
 };
 
 /*
- * A compressed body being decoded: the compressed bytes of the last raw
- * read go in, decoded bytes come out into two buffers in turn (the caller
- * may still read the one handed out before).  malloc'd.
+ * A layer of decoding of a response's body: Content-Encoding (the
+ * transport's), then the body's own compression (a .csv.gz served as is).
+ * Each takes the bytes of the layer below and hands out what they decode
+ * to, in bounded memory; malloc'd (decoder.c).
  */
-typedef struct BodyDecoder
+typedef struct BodyLayer
 {
-	z_stream	stream;
-	bool		zlib_or_gzip;	/* else raw deflate, tried when the other fails */
-	bool		ended;			/* the end-of-stream marker was decoded */
-	bool		any_output;
-	char	   *out[2];
-	int			turn;
-	uint64		decoded_bytes;	/* over the response */
-	char		name[16];		/* the Content-Encoding, for messages */
-} BodyDecoder;
+	Decoder    *decoder;		/* NULL: the bytes pass as they are */
+	bool		decided;		/* whether (and how) this response is decoded */
+	uint64		bytes_out;		/* over the response */
+	char		name[32];		/* the encoding or compression, for messages */
+} BodyLayer;
+
+enum
+{
+	LAYER_CONTENT_ENCODING,
+	LAYER_COMPRESSION,
+	BODY_LAYERS
+};
 
 struct HttpTransfer
 {
@@ -158,8 +163,17 @@ struct HttpTransfer
 	size_t		headers_len;
 	bool		headers_too_large;	/* more than MAX_RESPONSE_HEADERS */
 	bool		headers_complete;	/* of a final (non-1xx) response */
-	bool		encoding_checked;	/* Content-Encoding looked at */
-	BodyDecoder *decoder;		/* NULL: the body is not encoded */
+	BodyLayer	layers[BODY_LAYERS];
+
+	/*
+	 * compression 'auto': the first bytes after Content-Encoding, kept to be
+	 * told apart by their magic, then handed on, with the rest of the read
+	 * they came in
+	 */
+	unsigned char sniffed[COMPRESSION_MAGIC_LENGTH];
+	size_t		sniffed_len;
+	const char *after_sniffed;
+	size_t		after_sniffed_len;
 	TimestampTz last_progress;	/* when a byte last arrived, for stall_timeout_s */
 	bool		status_checked;
 	bool		finished;
@@ -178,6 +192,8 @@ struct HttpTransfer
 	int			redirects_done;
 	int			requests;
 	uint64		total_bytes;
+	uint64		total_decoded_bytes;	/* handed out, after every layer */
+	uint64		decoded_received;	/* the same, of the current request */
 
 	MemoryContextCallback release_callback;
 };
@@ -529,18 +545,19 @@ release_request(HttpTransfer *transfer)
 	transfer->header_list = NULL;
 }
 
+/* a new response: its layers are decided anew */
 static void
-release_decoder(HttpTransfer *transfer)
+release_decoders(HttpTransfer *transfer)
 {
-	BodyDecoder *decoder = transfer->decoder;
+	int			i;
 
-	if (decoder == NULL)
-		return;
-	inflateEnd(&decoder->stream);
-	free(decoder->out[0]);
-	free(decoder->out[1]);
-	free(decoder);
-	transfer->decoder = NULL;
+	for (i = 0; i < BODY_LAYERS; i++)
+	{
+		decoder_destroy(transfer->layers[i].decoder);
+		memset(&transfer->layers[i], 0, sizeof(BodyLayer));
+	}
+	transfer->sniffed_len = 0;
+	transfer->after_sniffed_len = 0;
 }
 
 static void
@@ -549,7 +566,7 @@ release_transfer(void *arg)
 	HttpTransfer *transfer = arg;
 
 	release_request(transfer);
-	release_decoder(transfer);
+	release_decoders(transfer);
 	free(transfer->body);
 	free(transfer->handed_out);
 	free(transfer->headers);
@@ -806,8 +823,10 @@ static void
 begin_request(HttpTransfer *transfer)
 {
 	release_request(transfer);
-	release_decoder(transfer);
+	release_decoders(transfer);
 	transfer->total_bytes -= transfer->bytes_received;
+	transfer->total_decoded_bytes -= transfer->decoded_received;
+	transfer->decoded_received = 0;
 	set_origin(transfer);
 	check_origin_allowed(transfer);
 	check_host_allowed(transfer->url, transfer->display_url);
@@ -817,7 +836,6 @@ begin_request(HttpTransfer *transfer)
 	transfer->paused = false;
 	transfer->headers_too_large = false;
 	transfer->headers_complete = false;
-	transfer->encoding_checked = false;
 	transfer->last_progress = GetCurrentTimestamp();
 	transfer->status_checked = false;
 	transfer->not_modified = false;
@@ -1557,136 +1575,223 @@ read_raw(HttpTransfer *transfer, bool restart_allowed, const char **data, size_t
 }
 
 /*
- * Compressed bodies
+ * Decoding the body
  */
 
-static bool
-start_inflate(BodyDecoder *decoder, bool zlib_or_gzip)
+static void
+start_layer(HttpTransfer *transfer, int layer, Compression compression, const char *name)
 {
-	memset(&decoder->stream, 0, sizeof(decoder->stream));
-	decoder->zlib_or_gzip = zlib_or_gzip;
-	/* 15 + 32: a zlib or gzip header, told apart by zlib; -15: none */
-	return inflateInit2(&decoder->stream, zlib_or_gzip ? 15 + 32 : -15) == Z_OK;
+	BodyLayer  *body_layer = &transfer->layers[layer];
+	BodyLayer  *encoding = &transfer->layers[LAYER_CONTENT_ENCODING];
+
+	body_layer->decided = true;
+	strlcpy(body_layer->name, name, sizeof(body_layer->name));
+	/* for EXPLAIN: what the body was decoded from */
+	if (layer == LAYER_COMPRESSION && compression == COMPRESSION_NONE && encoding->decoder)
+		snprintf(body_layer->name, sizeof(body_layer->name), "%s (Content-Encoding)",
+				 encoding->name);
+	if (compression == COMPRESSION_NONE)
+		return;
+	body_layer->decoder = decoder_create(compression, BODY_BUFFER_SIZE);
+	if (body_layer->decoder == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while starting to decode \"%s\"", transfer->display_url)));
 }
 
 /* Once the headers are in: decode the body if Content-Encoding says so. */
 static void
-check_content_encoding(HttpTransfer *transfer)
+decide_content_encoding(HttpTransfer *transfer)
 {
 	char	   *encoding = http_transfer_header(transfer, "Content-Encoding");
-	BodyDecoder *decoder;
 
-	transfer->encoding_checked = true;
 	if (encoding == NULL || encoding[0] == '\0' || pg_strcasecmp(encoding, "identity") == 0)
-		return;
-	if (!is_decoded_encoding(encoding))
+		start_layer(transfer, LAYER_CONTENT_ENCODING, COMPRESSION_NONE, "identity");
+	else if (is_decoded_encoding(encoding))
+		start_layer(transfer, LAYER_CONTENT_ENCODING, COMPRESSION_GZIP, encoding);
+	else
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("response from \"%s\" has unsupported Content-Encoding \"%s\"",
 						transfer->display_url, encoding),
 				 errhint("csv_export_fdw decodes gzip and deflate, and asks for nothing else.")));
-
-	decoder = calloc(1, sizeof(BodyDecoder));
-	if (decoder)
-	{
-		transfer->decoder = decoder;	/* released with the transfer */
-		decoder->out[0] = malloc(BODY_BUFFER_SIZE);
-		decoder->out[1] = malloc(BODY_BUFFER_SIZE);
-	}
-	if (decoder == NULL || !decoder->out[0] || !decoder->out[1] || !start_inflate(decoder, true))
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory while starting to decode \"%s\"", transfer->display_url)));
-	strlcpy(decoder->name, encoding, sizeof(decoder->name));
 }
 
 static void
-report_corrupt_body(HttpTransfer *transfer, const char *problem)
+report_corrupt_body(HttpTransfer *transfer, BodyLayer *body_layer)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_CORRUPTED),
 			 errmsg("%s response from \"%s\" is not valid",
-					transfer->decoder->name, transfer->display_url),
-			 errdetail("%s", problem)));
+					body_layer->name, transfer->display_url),
+			 errdetail("%s", decoder_error(body_layer->decoder))));
 }
 
-/*
- * Once a stream has ended, what follows may only be another gzip member
- * (gzip allows several, one after another).
- */
+/* max_bytes counts what a body decodes to */
 static void
-start_next_member(HttpTransfer *transfer)
+count_decoded(HttpTransfer *transfer, BodyLayer *body_layer, size_t len)
 {
-	BodyDecoder *decoder = transfer->decoder;
-	z_stream   *stream = &decoder->stream;
-
-	if (!decoder->zlib_or_gzip || stream->avail_in < 2 ||
-		stream->next_in[0] != 0x1f || stream->next_in[1] != 0x8b ||
-		inflateReset(stream) != Z_OK)
-		report_corrupt_body(transfer, "Data follows the end of the compressed stream.");
-	decoder->ended = false;
-}
-
-/*
- * Decode what is left of the last raw read into the next output buffer, as
- * much as fits.  Returns how many bytes came out (0: the input is used up).
- * Some servers send "deflate" without the zlib header it should have:
- * failing at the very start, the stream is tried as raw deflate.
- */
-static size_t
-decode_some(HttpTransfer *transfer)
-{
-	BodyDecoder *decoder = transfer->decoder;
-	z_stream   *stream = &decoder->stream;
 	int64		limit = transfer->options->max_bytes;
-	size_t		produced;
 
-	stream->next_out = (Bytef *) decoder->out[decoder->turn];
-	stream->avail_out = BODY_BUFFER_SIZE;
-	while (stream->avail_in > 0 && stream->avail_out > 0)
-	{
-		z_const Bytef *input = stream->next_in;
-		uInt		input_len = stream->avail_in;
-		int			rc;
-
-		if (decoder->ended)
-			start_next_member(transfer);
-		rc = inflate(stream, Z_NO_FLUSH);
-		if (rc == Z_STREAM_END)
-			decoder->ended = true;
-		else if (rc == Z_DATA_ERROR && decoder->zlib_or_gzip && !decoder->any_output &&
-				 stream->total_in == (uLong) (stream->next_in - input))
-		{
-			inflateEnd(stream);
-			if (!start_inflate(decoder, false))
-				report_corrupt_body(transfer, "Raw deflate could not be started.");
-			stream->next_in = input;
-			stream->avail_in = input_len;
-		}
-		else if (rc == Z_BUF_ERROR)
-			break;
-		else if (rc != Z_OK)
-			report_corrupt_body(transfer, stream->msg ? stream->msg : "zlib could not decode it.");
-		decoder->any_output |= stream->avail_out < BODY_BUFFER_SIZE;
-	}
-	produced = BODY_BUFFER_SIZE - stream->avail_out;
-	decoder->decoded_bytes += produced;
-	if (limit > 0 && decoder->decoded_bytes > (uint64) limit)
+	body_layer->bytes_out += len;
+	if (limit > 0 && body_layer->bytes_out > (uint64) limit)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("%s response from \"%s\" decodes to more than max_bytes (%lld bytes)",
-						decoder->name, transfer->display_url, (long long) limit)));
-	return produced;
+						body_layer->name, transfer->display_url, (long long) limit)));
+}
+
+static HttpReadResult read_layer(HttpTransfer *transfer, int layer, bool restart_allowed,
+								 const char **data, size_t *len);
+
+/*
+ * The bytes a layer takes in: from the layer below, but for the bytes that
+ * compression 'auto' read to tell the compression, which come first.
+ */
+static HttpReadResult
+read_below(HttpTransfer *transfer, int layer, bool restart_allowed,
+		   const char **data, size_t *len)
+{
+	if (layer == LAYER_COMPRESSION && transfer->sniffed_len > 0)
+	{
+		/* not written again in this response: valid as long as needed */
+		*data = (const char *) transfer->sniffed;
+		*len = transfer->sniffed_len;
+		transfer->sniffed_len = 0;
+		return HTTP_READ_DATA;
+	}
+	if (layer == LAYER_COMPRESSION && transfer->after_sniffed_len > 0)
+	{
+		*data = transfer->after_sniffed;
+		*len = transfer->after_sniffed_len;
+		transfer->after_sniffed_len = 0;
+		return HTTP_READ_DATA;
+	}
+	if (layer == LAYER_CONTENT_ENCODING)
+		return read_raw(transfer, restart_allowed, data, len);
+	return read_layer(transfer, layer - 1, restart_allowed, data, len);
 }
 
 /*
- * Advance the transfer until body bytes are available or it ends: bytes as
- * the export is, decoded if the server compressed them.  Retries and
- * redirects happen in here.  A request whose body was partly handed out is
- * only retried if the caller says that is fine (restart_allowed, i.e. no
- * row came of it yet); the caller then gets HTTP_READ_RESTARTED and must
- * forget those bytes.  A failure that is not retried is an ERROR (network
- * error, truncated body, HTTP error status, limits).
+ * A decoding layer's next bytes, decoded from what the layer below gives;
+ * a body that ends inside a compressed stream is a broken transfer.
+ */
+static HttpReadResult
+read_decoded(HttpTransfer *transfer, int layer, bool restart_allowed,
+			 const char **data, size_t *len)
+{
+	BodyLayer  *body_layer = &transfer->layers[layer];
+
+	for (;;)
+	{
+		HttpReadResult result;
+		const char *in;
+		size_t		in_len;
+
+		if (decoder_has_input(body_layer->decoder))
+		{
+			DecoderResult decoded = decoder_decode(body_layer->decoder, data, len);
+
+			if (decoded == DECODER_OUTPUT)
+			{
+				count_decoded(transfer, body_layer, *len);
+				return HTTP_READ_DATA;
+			}
+			if (decoded == DECODER_ERROR)
+				report_corrupt_body(transfer, body_layer);
+		}
+		result = read_below(transfer, layer, restart_allowed, &in, &in_len);
+		if (result == HTTP_READ_DATA)
+		{
+			decoder_feed(body_layer->decoder, in, in_len);
+			continue;
+		}
+		if (result == HTTP_READ_END && !decoder_at_end(body_layer->decoder))
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("transfer of \"%s\" failed after %llu bytes",
+							transfer->display_url,
+							(unsigned long long) transfer->bytes_received),
+					 errdetail("The %s stream ended before its end-of-stream marker.",
+							   body_layer->name)));
+		return result;			/* the end, or a restarted request */
+	}
+}
+
+/*
+ * compression 'auto': what the body is compressed with, by the magic bytes
+ * it starts with (after Content-Encoding); they are kept for read_below.
+ */
+static HttpReadResult
+sniff_compression(HttpTransfer *transfer, bool restart_allowed)
+{
+	Compression compression;
+
+	while (transfer->sniffed_len < COMPRESSION_MAGIC_LENGTH)
+	{
+		const char *in;
+		size_t		in_len;
+		size_t		take;
+		HttpReadResult result = read_layer(transfer, LAYER_COMPRESSION - 1, restart_allowed,
+										   &in, &in_len);
+
+		if (result == HTTP_READ_RESTARTED)
+			return result;
+		if (result == HTTP_READ_END)
+			break;
+		take = Min(in_len, COMPRESSION_MAGIC_LENGTH - transfer->sniffed_len);
+		memcpy(transfer->sniffed + transfer->sniffed_len, in, take);
+		transfer->sniffed_len += take;
+		transfer->after_sniffed = in + take;
+		transfer->after_sniffed_len = in_len - take;
+	}
+	compression = compression_by_magic(transfer->sniffed, transfer->sniffed_len);
+	start_layer(transfer, LAYER_COMPRESSION, compression, compression_name(compression));
+	return HTTP_READ_DATA;
+}
+
+/* The next bytes of the body after layer (and the layers below it). */
+static HttpReadResult
+read_layer(HttpTransfer *transfer, int layer, bool restart_allowed,
+		   const char **data, size_t *len)
+{
+	BodyLayer  *body_layer = &transfer->layers[layer];
+	HttpReadResult result;
+
+	if (!body_layer->decided && layer == LAYER_CONTENT_ENCODING)
+	{
+		/* the first read brings the headers */
+		result = read_raw(transfer, restart_allowed, data, len);
+		if (result == HTTP_READ_RESTARTED)
+			return result;
+		decide_content_encoding(transfer);
+		if (body_layer->decoder == NULL || result == HTTP_READ_END)
+			return result;
+		decoder_feed(body_layer->decoder, *data, *len);
+		return read_decoded(transfer, layer, restart_allowed, data, len);
+	}
+	if (!body_layer->decided && transfer->options->compression_auto)
+	{
+		if (sniff_compression(transfer, restart_allowed) == HTTP_READ_RESTARTED)
+			return HTTP_READ_RESTARTED;
+	}
+	else if (!body_layer->decided)
+		start_layer(transfer, layer, transfer->options->compression,
+					compression_name(transfer->options->compression));
+	if (body_layer->decoder == NULL)
+		return read_below(transfer, layer, restart_allowed, data, len);
+	return read_decoded(transfer, layer, restart_allowed, data, len);
+}
+
+/*
+ * The next bytes of the export: as the server sent them, decoded from its
+ * Content-Encoding, and decompressed if the body itself is compressed.
+ * Retries and redirects happen in here.  A request whose body was partly
+ * handed out is only retried if the caller says that is fine
+ * (restart_allowed, i.e. no row came of it yet); the caller then gets
+ * HTTP_READ_RESTARTED and must forget those bytes.  A failure that is not
+ * retried is an ERROR (network error, truncated body, HTTP error status,
+ * limits, data that does not decode).
  *
  * The bytes returned stay valid until the call after next, so that the
  * caller can parse them while the next ones are read.
@@ -1695,55 +1800,34 @@ HttpReadResult
 http_transfer_read(HttpTransfer *transfer, bool restart_allowed,
 				   const char **data, size_t *len)
 {
-	for (;;)
+	HttpReadResult result = read_layer(transfer, BODY_LAYERS - 1, restart_allowed, data, len);
+
+	if (result == HTTP_READ_DATA)
 	{
-		BodyDecoder *decoder = transfer->decoder;
-		HttpReadResult result;
-		const char *raw = NULL;
-		size_t		raw_len = 0;
-
-		if (decoder && decoder->stream.avail_in > 0)
-		{
-			size_t		produced = decode_some(transfer);
-
-			if (produced > 0)
-			{
-				*data = decoder->out[decoder->turn];
-				*len = produced;
-				decoder->turn ^= 1;
-				return HTTP_READ_DATA;
-			}
-			decoder->stream.avail_in = 0;	/* all taken in, nothing out yet */
-		}
-
-		/* the raw bytes stay valid until the call after next: used up by then */
-		result = read_raw(transfer, restart_allowed, &raw, &raw_len);
-		if (result == HTTP_READ_RESTARTED)
-			return result;
-		if (!transfer->encoding_checked)
-			check_content_encoding(transfer);
-		decoder = transfer->decoder;
-		if (decoder == NULL)
-		{
-			*data = raw;
-			*len = raw_len;
-			return result;
-		}
-		if (result == HTTP_READ_END)
-		{
-			if (!decoder->ended && transfer->bytes_received > 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_CONNECTION_FAILURE),
-						 errmsg("transfer of \"%s\" failed after %llu bytes",
-								transfer->display_url,
-								(unsigned long long) transfer->bytes_received),
-						 errdetail("The %s stream ended before its end-of-stream marker.",
-								   decoder->name)));
-			return result;
-		}
-		decoder->stream.next_in = (Bytef *) raw;
-		decoder->stream.avail_in = (uInt) raw_len;
+		transfer->decoded_received += *len;
+		transfer->total_decoded_bytes += *len;
 	}
+	return result;
+}
+
+/* Bytes handed out, after decoding, over all requests that counted. */
+uint64
+http_transfer_bytes_decoded(const HttpTransfer *transfer)
+{
+	return transfer->total_decoded_bytes;
+}
+
+/*
+ * What the body was decoded from, once its first bytes told it: its own
+ * compression, else its Content-Encoding ("gzip (Content-Encoding)"), else
+ * "none"; NULL before.  Valid as long as the transfer.
+ */
+const char *
+http_transfer_compression(const HttpTransfer *transfer)
+{
+	const BodyLayer *compression = &transfer->layers[LAYER_COMPRESSION];
+
+	return compression->decided ? compression->name : NULL;
 }
 
 uint64

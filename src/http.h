@@ -28,6 +28,8 @@ extern bool http_transfer_not_modified(const HttpTransfer *transfer);
 extern HttpReadResult http_transfer_read(HttpTransfer *transfer, bool restart_allowed,
 										 const char **data, size_t *len);
 extern uint64 http_transfer_bytes_received(const HttpTransfer *transfer);
+extern uint64 http_transfer_bytes_decoded(const HttpTransfer *transfer);
+extern const char *http_transfer_compression(const HttpTransfer *transfer);
 extern int	http_transfer_requests(const HttpTransfer *transfer);
 extern char *http_transfer_header(const HttpTransfer *transfer, const char *name);
 extern char *http_transfer_validator(const HttpTransfer *transfer, const char *name);

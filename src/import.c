@@ -23,6 +23,7 @@
 #include "utils/builtins.h"
 #include "nodes/makefuncs.h"
 #include "utils/datetime.h"
+#include "utils/varlena.h"
 
 #include "csv_export_fdw.h"
 #include "convert.h"
@@ -479,7 +480,8 @@ static bool
 is_import_option(const char *name)
 {
 	return strcmp(name, "sample_rows") == 0 || strcmp(name, "infer_types") == 0 ||
-		strcmp(name, "normalize_names") == 0 || strcmp(name, "table_name") == 0;
+		strcmp(name, "normalize_names") == 0 || strcmp(name, "table_name") == 0 ||
+		strcmp(name, "source_columns") == 0;
 }
 
 /* The name of the table to create: LIMIT TO (one name) or table_name. */
@@ -518,9 +520,56 @@ import_table_name(ImportForeignSchemaStmt *stmt, DefElem *table_name)
 	return name;
 }
 
+/*
+ * IMPORT option source_columns ('url, line, page', any of them): columns
+ * _source_url, _source_line, _source_page that say where each row came
+ * from.  A name the export's columns took already is an error.
+ */
+static void
+append_source_columns(StringInfo sql, const char *list, ImportedColumn *columns, int ncolumns)
+{
+	static const struct
+	{
+		const char *source;
+		const char *column;
+		const char *type;
+	}			kinds[] = {
+		{"url", "_source_url", "text"},
+		{"line", "_source_line", "bigint"},
+		{"page", "_source_page", "integer"},
+	};
+	List	   *names = NIL;
+	ListCell   *lc;
+	size_t		k;
+
+	if (!SplitIdentifierString(pstrdup(list), ',', &names))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("invalid value for IMPORT option \"source_columns\": \"%s\"", list)));
+	foreach(lc, names)
+	{
+		const char *name = lfirst(lc);
+
+		for (k = 0; k < lengthof(kinds) && strcmp(name, kinds[k].source) != 0; k++)
+			;
+		if (k == lengthof(kinds))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid source in IMPORT option \"source_columns\": \"%s\"", name),
+					 errhint("Valid sources are \"url\", \"line\" and \"page\".")));
+		if (name_taken(columns, ncolumns, kinds[k].column))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_COLUMN),
+					 errmsg("the export has a column \"%s\" already", kinds[k].column)));
+		appendStringInfo(sql, ",\n  %s %s OPTIONS (source %s)", kinds[k].column, kinds[k].type,
+						 quote_literal_cstr(kinds[k].source));
+	}
+}
+
 static char *
 create_table_statement(const char *table, ImportedColumn *columns, int ncolumns,
-					   bool infer_types, const char *server, List *table_options)
+					   bool infer_types, const char *server, List *table_options,
+					   const char *source_columns)
 {
 	StringInfoData sql;
 	ListCell   *lc;
@@ -537,6 +586,8 @@ create_table_statement(const char *table, ImportedColumn *columns, int ncolumns,
 			appendStringInfo(&sql, " OPTIONS (column_name %s)",
 							 quote_literal_cstr(columns[i].header_name));
 	}
+	if (source_columns)
+		append_source_columns(&sql, source_columns, columns, ncolumns);
 	appendStringInfo(&sql, "\n) SERVER %s", quote_identifier(server));
 	foreach(lc, table_options)
 	{
@@ -568,6 +619,7 @@ csv_export_import_schema(ImportForeignSchemaStmt *stmt, ForeignServer *server)
 	int			ncolumns;
 	bool		infer_types = true;
 	bool		normalize = false;
+	const char *source_columns = NULL;
 
 	foreach(lc, stmt->options)
 	{
@@ -586,6 +638,8 @@ csv_export_import_schema(ImportForeignSchemaStmt *stmt, ForeignServer *server)
 			infer_types = defGetBoolean(def);
 		else if (strcmp(def->defname, "normalize_names") == 0)
 			normalize = defGetBoolean(def);
+		else if (strcmp(def->defname, "source_columns") == 0)
+			source_columns = defGetString(def);
 	}
 
 	def = NULL;
@@ -610,5 +664,6 @@ csv_export_import_schema(ImportForeignSchemaStmt *stmt, ForeignServer *server)
 		table_options = lappend(table_options,
 								makeDefElem("normalize_names", (Node *) makeString("true"), -1));
 	return list_make1(create_table_statement(table, columns, ncolumns, infer_types,
-											 server->servername, table_options));
+											 server->servername, table_options,
+											 source_columns));
 }

@@ -113,11 +113,15 @@ static const CsvExportOption valid_options[] = {
 	/* names of columns a sync adds (on_new_columns 'add'), as IMPORT made them */
 	{"normalize_names", ForeignTableRelationId},
 	{"encoding", ForeignTableRelationId},
+	/* the body's own compression: auto, none, gzip, zstd, bzip2, xz */
+	{"compression", ForeignTableRelationId},
 
 	/* column mapping */
 	{"column_name", AttributeRelationId},
 	/* query parameter that receives the value of "col > value" quals */
 	{"since_param", AttributeRelationId},
+	/* a column filled from where the row came from, not from the CSV */
+	{"source", AttributeRelationId},
 
 	{NULL, InvalidOid}
 };
@@ -453,6 +457,35 @@ pagination_mode(const char *value)
 	return PAGINATION_NONE;		/* keep compiler quiet */
 }
 
+/*
+ * The compression option's value; *is_auto (if given) says whether it is
+ * 'auto' (COMPRESSION_NONE is returned then: the body's magic decides).
+ */
+static Compression
+compression_option(const char *value, bool *is_auto)
+{
+	static const struct
+	{
+		const char *name;
+		Compression compression;
+	}			values[] = {
+		{"auto", COMPRESSION_NONE}, {"none", COMPRESSION_NONE}, {"gzip", COMPRESSION_GZIP},
+		{"zstd", COMPRESSION_ZSTD}, {"bzip2", COMPRESSION_BZIP2}, {"xz", COMPRESSION_XZ},
+	};
+	size_t		i;
+
+	if (is_auto)
+		*is_auto = strcmp(value, "auto") == 0;
+	for (i = 0; i < lengthof(values); i++)
+		if (strcmp(value, values[i].name) == 0)
+			return values[i].compression;
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("invalid value for option \"compression\": \"%s\"", value),
+			 errhint("Valid values are \"auto\", \"none\", \"gzip\", \"zstd\", \"bzip2\" and \"xz\".")));
+	return COMPRESSION_NONE;	/* keep the compiler quiet */
+}
+
 static void
 check_option_value(DefElem *def)
 {
@@ -492,6 +525,14 @@ check_option_value(DefElem *def)
 	}
 	else if (strcmp(name, "on_error") == 0)
 		check_either(name, value, "stop", "skip");
+	else if (strcmp(name, "compression") == 0)
+		(void) compression_option(value, NULL);
+	else if (strcmp(name, "source") == 0 && strcmp(value, "url") != 0 &&
+			 strcmp(value, "line") != 0 && strcmp(value, "page") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"source\": \"%s\"", value),
+				 errhint("Valid values are \"url\", \"line\" and \"page\".")));
 	else if (strcmp(name, "header_match") == 0)
 		check_either(name, value, "exact", "case_insensitive");
 	else if (strcmp(name, "bearer_token") == 0 || strcmp(name, "username") == 0 ||
@@ -826,6 +867,8 @@ resolve_http_options(HttpOptions *http, List *table, ForeignServer *server,
 	http->server_name = server->servername;
 	http->post = option_is(table, "method", "POST");
 	http->body = option_string(table, "body", NULL);
+	http->compression = compression_option(option_string(table, "compression", "auto"),
+										   &http->compression_auto);
 
 	resolve_credentials(http, userid, server);
 }
@@ -906,6 +949,13 @@ csv_export_column_header_name(Oid foreigntableid, Form_pg_attribute attr)
 {
 	return option_string(GetForeignColumnOptions(foreigntableid, attr->attnum),
 						 "column_name", NameStr(attr->attname));
+}
+
+/* The source option of a column ("url", "line", "page"), or NULL. */
+char *
+csv_export_column_source(Oid foreigntableid, AttrNumber attnum)
+{
+	return option_string(GetForeignColumnOptions(foreigntableid, attnum), "source", NULL);
 }
 
 /* The since_param option of a column, or NULL. */

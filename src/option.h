@@ -10,6 +10,8 @@
 #include "foreign/foreign.h"
 #include "nodes/pg_list.h"
 
+#include "decoder.h"
+
 /* the User-Agent of requests unless a table says otherwise */
 #define CSV_EXPORT_FDW_VERSION "1.4"
 
@@ -45,7 +47,11 @@ typedef struct HttpOptions
 	char	   *ca_file;
 	char	   *proxy;
 	char	   *user_agent;
-	int64		max_bytes;		/* 0: no limit */
+	int64		max_bytes;		/* 0: no limit; of the body as it decodes */
+
+	/* the body's own compression (a .csv.gz); auto: told by its magic bytes */
+	bool		compression_auto;
+	Compression compression;
 
 	/* If-None-Match or If-Modified-Since are sent: a 304 is no error */
 	bool		conditional;
@@ -111,5 +117,6 @@ extern CsvExportOptions *csv_export_resolve_options(ForeignServer *server, List 
 extern int64 csv_export_integer_option(List *options, const char *name, int64 default_value);
 extern char *csv_export_column_header_name(Oid foreigntableid, Form_pg_attribute attr);
 extern char *csv_export_column_since_param(Oid foreigntableid, AttrNumber attnum);
+extern char *csv_export_column_source(Oid foreigntableid, AttrNumber attnum);
 
 #endif							/* CSV_EXPORT_OPTION_H */

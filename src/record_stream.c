@@ -89,7 +89,9 @@ struct RecordStream
 
 	/* pages done */
 	uint64		bytes_done;
+	uint64		bytes_decoded_done;
 	int			requests_done;
+	char		compression[32];	/* of the last page read that told it */
 };
 
 /* A page whose request is in flight before its turn. */
@@ -224,7 +226,13 @@ static void
 drop_page(RecordStream *stream, MemoryContext cxt, HttpTransfer *transfer, bool read)
 {
 	if (read)
+	{
 		stream->bytes_done += http_transfer_bytes_received(transfer);
+		stream->bytes_decoded_done += http_transfer_bytes_decoded(transfer);
+		if (http_transfer_compression(transfer))
+			strlcpy(stream->compression, http_transfer_compression(transfer),
+					sizeof(stream->compression));
+	}
 	stream->requests_done += http_transfer_requests(transfer);
 	MemoryContextDelete(cxt);
 }
@@ -764,22 +772,27 @@ record_stream_line(const RecordStream *stream)
 	return stream->line;
 }
 
-uint64
-record_stream_bytes(const RecordStream *stream)
+/*
+ * Add what the stream fetched to stats: the bytes of the pages read so far
+ * (pages fetched ahead count once they are read), every request.
+ */
+void
+record_stream_add_stats(const RecordStream *stream, ExportStats *stats)
 {
-	/* the pages fetched ahead count once they are read */
-	return stream->bytes_done + http_transfer_bytes_received(stream->transfer);
-}
-
-int
-record_stream_requests(const RecordStream *stream)
-{
-	int			requests = stream->requests_done + http_transfer_requests(stream->transfer);
 	ListCell   *lc;
 
+	stats->pages += stream->page;
+	stats->requests += stream->requests_done + http_transfer_requests(stream->transfer);
 	foreach(lc, stream->ahead)
-		requests += http_transfer_requests(((FetchedPage *) lfirst(lc))->transfer);
-	return requests;
+		stats->requests += http_transfer_requests(((FetchedPage *) lfirst(lc))->transfer);
+	stats->bytes += stream->bytes_done + http_transfer_bytes_received(stream->transfer);
+	stats->bytes_decoded += stream->bytes_decoded_done +
+		http_transfer_bytes_decoded(stream->transfer);
+	if (http_transfer_compression(stream->transfer))
+		strlcpy(stats->compression, http_transfer_compression(stream->transfer),
+				sizeof(stats->compression));
+	else if (stream->compression[0])
+		strlcpy(stats->compression, stream->compression, sizeof(stats->compression));
 }
 
 /* The page being read (1-based), and its URL, redacted. */

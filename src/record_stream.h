@@ -17,8 +17,18 @@ extern bool record_stream_header(RecordStream *stream, CsvRecord *header);
 extern void record_stream_keep_fields(RecordStream *stream, const bool *keep, int nkeep);
 extern bool record_stream_next(RecordStream *stream, CsvRecord *record);
 extern uint64 record_stream_line(const RecordStream *stream);
-extern uint64 record_stream_bytes(const RecordStream *stream);
-extern int	record_stream_requests(const RecordStream *stream);
+
+/* what a stream (or a scan's passes) fetched, for EXPLAIN ANALYZE */
+typedef struct ExportStats
+{
+	int			pages;
+	int			requests;
+	uint64		bytes;			/* received */
+	uint64		bytes_decoded;	/* after Content-Encoding and compression */
+	char		compression[32];	/* what the body was decoded from; "" before */
+} ExportStats;
+
+extern void record_stream_add_stats(const RecordStream *stream, ExportStats *stats);
 extern int	record_stream_page(const RecordStream *stream, const char **display_url);
 extern void record_stream_close(RecordStream *stream);
 

@@ -19,9 +19,12 @@ DEBIAN_PACKAGES=(
 	ca-certificates
 	clang
 	curl
+	libbz2-dev
 	libcsv-dev
 	"$( . /etc/os-release; [ "$VERSION_CODENAME" = bookworm ] && echo libclang-rt-14-dev || echo libclang-rt-dev)"
 	libcurl4-openssl-dev
+	liblzma-dev
+	libzstd-dev
 	locales
 	openssl
 	postgresql-$PG_VERSION
@@ -29,6 +32,7 @@ DEBIAN_PACKAGES=(
 	postgresql-server-dev-$PG_VERSION
 	python3
 	zlib1g-dev
+	zstd
 )
 # on the host (15), the suite also builds the Debian package
 if [ -z "${CSV_EXPORT_FDW_IN_ROOT:-}" ]; then

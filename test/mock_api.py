@@ -2,7 +2,7 @@
 """Mock CSV export API for csv_export_fdw's tests and demo.
 
 Stands in for a SaaS "export" endpoint the way fivetran-api-playground did for
-the original connector.  Standard library only.
+the original connector.  Standard library only, and the zstd command for zstd files.
 
 Endpoints (all GET):
   /export/csv?rows=N&seed=S   the user export: N rows (default 200), deterministic,
@@ -60,6 +60,13 @@ compressed, and refused (406) if the client does not accept that encoding;
 with cut=K the compressed body loses its last K bytes (sent complete as far
 as HTTP goes: with a Content-Length that says so, or chunked with chunked=1).
 
+Every user export and fixture also takes pack=gzip, zstd, bzip2 or xz (or
+gzip2, zstd2, bzip2_2, xz2: two streams one after another): the body is a
+compressed file (a .csv.gz), sent as application/octet-stream without
+Content-Encoding, or with content_encoding=1 with "Content-Encoding: gzip"
+(the file's gzip is the encoding, as object stores serve a .csv.gz); cut=K
+drops its last K bytes; chunk=K sends it K bytes at a time.
+
   /repetitive?rows=N&width=W  N rows of one W-byte field (id,payload), gzip'd
                               (about 1000:1), with Content-Encoding unless raw=1
   /drip?delay=S               a 4-byte CSV ("a\n1\n"), one byte every S seconds
@@ -87,6 +94,7 @@ AUTH = {
 }
 
 import argparse
+import bz2
 import csv
 import datetime
 import email.utils
@@ -94,11 +102,13 @@ import gzip
 import hashlib
 import io
 import itertools
+import lzma
 import os
 import random
 import socket
 import ssl
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -210,6 +220,26 @@ def csv_text(rows):
     return out.getvalue().encode("utf-8")
 
 
+
+def packed(body, how):
+    """body compressed as a file: gzip, zstd, bzip2, xz; with a 2 suffix
+    (gzip2, zstd2, bzip2_2, xz2) as two streams, one after another."""
+    two = how.endswith("2") and how != "bzip2"
+    how = how.rstrip("2").rstrip("_") if two else how
+    if two:
+        half = len(body) // 2
+        return packed(body[:half], how) + packed(body[half:], how)
+    if how == "gzip":
+        return gzip.compress(body)
+    if how == "bzip2":
+        return bz2.compress(body)
+    if how == "xz":
+        return lzma.compress(body)
+    if how == "zstd":
+        return subprocess.run(["zstd", "-q", "-c", "-"], input=body, capture_output=True,
+                              check=True).stdout
+    raise ValueError(how)
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "mock-export-api/1.0"
@@ -229,9 +259,33 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def send_packed(self, body):
+        """body as a compressed file (see pack=), as the query asks."""
+        p = self.params()
+        body = packed(body, p["pack"])
+        body = body[:len(body) - int(p.get("cut", 0))]
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        if p.get("content_encoding"):
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        size = int(p.get("chunk", 0)) or len(body) or 1
+        for start in range(0, len(body), size):
+            self.wfile.write(body[start:start + size])
+            self.wfile.flush()
+            if size < len(body):
+                time.sleep(0.002)
+
     def send_export(self, rows_param_default=None):
         """The user export, compressed if asked to; returns False if refused."""
         p = self.params()
+        if p.get("pack"):
+            rows, seed = int(p.get("rows", self.server.rows)), int(p.get("seed", 1))
+            self.send_packed(csv_text([HEADER] + list(reordered(
+                export_rows(rows, seed, int(p.get("version", 1))), p, seed))))
+            return
         compress = p.get("compress")
         if compress:
             if compress not in self.headers.get("Accept-Encoding", ""):
@@ -397,6 +451,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         with open(full, "rb") as f:
             body = f.read()
+        if self.params().get("pack"):
+            self.send_packed(body)
+            return
         size = int(self.params().get("chunk", 0))
         if not size:
             self.send_body(200, body)

@@ -49,6 +49,13 @@ gcc -Wall -Wextra -Werror -g -fsanitize=address,undefined -fno-sanitize-recover=
 "$WORK_DIR/csv_reader_test" | tee "$WORK_DIR/csv_reader_test.out" || true
 add_counts "$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$WORK_DIR/csv_reader_test.out" || echo '0 passed, 1 failed')"
 
+log "decompression unit tests (outside the server, with ASan and UBSan)"
+gcc -Wall -Wextra -Werror -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-o "$WORK_DIR/decoder_test" "$PROJECT_DIR/test/decoder_test.c" \
+	"$PROJECT_DIR/src/decoder.c" -lz -lzstd -lbz2 -llzma
+"$WORK_DIR/decoder_test" | tee "$WORK_DIR/decoder_test.out" || true
+add_counts "$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$WORK_DIR/decoder_test.out" || echo '0 passed, 1 failed')"
+
 log "the parsing thread and the CSV reader (outside the server, with ThreadSanitizer)"
 gcc -Wall -Wextra -Werror -g -O1 -fsanitize=thread -pthread \
 	-o "$WORK_DIR/csv_reader_thread_test" "$PROJECT_DIR/test/csv_reader_thread_test.c" \
