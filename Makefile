@@ -10,6 +10,7 @@ OBJS = \
 	src/fetch_check.o \
 	src/http.o \
 	src/import.o \
+	src/manifest.o \
 	src/option.o \
 	src/pagination.o \
 	src/parse_thread.o \

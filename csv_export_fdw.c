@@ -89,6 +89,7 @@ typedef struct CsvExportScanState
 	char	   *format;			/* the CSV options, for EXPLAIN VERBOSE */
 	bool		paged;
 	char	   *pagination;		/* mode and limit, for EXPLAIN */
+	char	   *manifest;		/* the JSON path to a manifest's files, or NULL */
 	List	   *since_params;	/* "name=value (from col >)", for EXPLAIN */
 	ExportScan *scan;			/* NULL under EXPLAIN without ANALYZE */
 } CsvExportScanState;
@@ -448,6 +449,7 @@ csvBeginForeignScan(ForeignScanState *node, int eflags)
 							 : "(unquoted empty)",
 							 pg_encoding_to_char(options->encoding));
 	state->paged = options->pagination.mode != PAGINATION_NONE;
+	state->manifest = options->manifest;
 	state->pagination = psprintf("%s, at most %lld pages",
 								 pagination_mode_name(options->pagination.mode),
 								 (long long) options->pagination.max_pages);
@@ -581,6 +583,8 @@ csvExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyText("CSV Format", state->format, es);
 	if (state->paged)
 		ExplainPropertyText("Pagination", state->pagination, es);
+	if (state->manifest)
+		ExplainPropertyText("Manifest", state->manifest, es);
 	if (es->analyze && state->scan)
 	{
 		ExportStats stats;
@@ -589,6 +593,8 @@ csvExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		export_scan_stats(state->scan, &stats, &records);
 		if (state->paged)
 			ExplainPropertyInteger("Pages", NULL, stats.pages, es);
+		if (state->manifest)
+			ExplainPropertyInteger("Files", NULL, stats.pages, es);
 		ExplainPropertyInteger("HTTP Requests", NULL, stats.requests, es);
 		ExplainPropertyUInteger("Bytes Received", NULL, stats.bytes, es);
 		/* what a compressed body (or a Content-Encoding) decoded to */

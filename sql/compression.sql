@@ -4,6 +4,8 @@
 -- (compression 'auto') or named; decoded as it arrives, in bounded memory.
 --
 SET timezone = 'UTC';
+-- explain_analyze(query): EXPLAIN ANALYZE without what varies between majors
+\i sql/include/explain_analyze.sql
 CREATE SERVER packed_api FOREIGN DATA WRAPPER csv_export_fdw
   OPTIONS (base_url 'http://127.0.0.1:5001');
 CREATE FOREIGN TABLE plain_file (id bigint, name text, "Plan Tier" text, seats bigint,
@@ -50,9 +52,9 @@ SELECT count(*) FROM (SELECT * FROM user_packed EXCEPT ALL SELECT * FROM expecte
 
 -- EXPLAIN ANALYZE: what came and what it decoded to
 ALTER FOREIGN TABLE plain_file OPTIONS (SET path '/fixtures/drift_2.csv?pack=zstd');
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM plain_file;
+SELECT explain_analyze('SELECT * FROM plain_file');
 ALTER FOREIGN TABLE plain_file OPTIONS (SET path '/fixtures/drift_2.csv?pack=gzip&content_encoding=1');
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM plain_file;
+SELECT explain_analyze('SELECT * FROM plain_file');
 
 -- a compressed file cut short is a broken transfer, in every format
 \set VERBOSITY default
@@ -117,6 +119,7 @@ CALL csv_export.sync('imported_packed', 'packed_target');
 SELECT * FROM packed_target ORDER BY id;
 
 DROP FUNCTION peak_rss_kb();
+DROP FUNCTION explain_analyze(text, text);
 DELETE FROM csv_export.sync_log WHERE target = 'packed_target'::regclass;
 DELETE FROM csv_export.sync_state WHERE target = 'packed_target'::regclass;
 DROP TABLE packed_target;

@@ -7,6 +7,8 @@
  *		url.h				URLs: checks, joining, origins, redaction
  *		http.h				libcurl transfers (knows nothing of CSV)
  *		pagination.h		a paged export's next page
+ *		manifest.h			an export's files, listed by a JSON manifest
+ *		decoder.h			streaming decompression (no PostgreSQL)
  *		csv_reader.h		the CSV record reader (no PostgreSQL)
  *		parse_thread.h		the parsing thread (no PostgreSQL)
  *		parse_thread_backend.h	the backend's parsing thread, lent to a stream

@@ -138,6 +138,8 @@ struct HttpTransfer
 	char	   *display_url;	/* the same, redacted, for messages */
 	char	   *origin;			/* of url, for the checks of each request */
 	bool		not_modified;	/* a 304 to a conditional request */
+	bool		forbidden_returned; /* a 403 is the caller's (an expired file URL) */
+	bool		forbidden;		/* this response is such a 403 */
 
 	CURLM	   *multi;			/* the session's */
 	CURL	   *easy;
@@ -839,6 +841,7 @@ begin_request(HttpTransfer *transfer)
 	transfer->last_progress = GetCurrentTimestamp();
 	transfer->status_checked = false;
 	transfer->not_modified = false;
+	transfer->forbidden = false;
 	transfer->finished = false;
 	transfer->result = CURLE_OK;
 	transfer->delivered = false;
@@ -1464,6 +1467,13 @@ handle_status(HttpTransfer *transfer, bool restart_allowed)
 		transfer->status_checked = true;
 		return false;
 	}
+	/* a pre-signed URL that expired: the caller gets a new one */
+	if (status == 403 && transfer->forbidden_returned)
+	{
+		transfer->status_checked = true;
+		transfer->forbidden = true;
+		return false;
+	}
 	/* asked with validators: the export has not changed, and has no body */
 	if (status == 304 && transfer->options->conditional)
 	{
@@ -1549,6 +1559,8 @@ read_raw(HttpTransfer *transfer, bool restart_allowed, const char **data, size_t
 
 		if (transfer->status_checked)
 		{
+			if (transfer->forbidden)
+				return HTTP_READ_FORBIDDEN;
 			check_size_limit(transfer);
 			if (transfer->finished && transfer->result != CURLE_OK)
 			{
@@ -1735,10 +1747,10 @@ sniff_compression(HttpTransfer *transfer, bool restart_allowed)
 		HttpReadResult result = read_layer(transfer, LAYER_COMPRESSION - 1, restart_allowed,
 										   &in, &in_len);
 
-		if (result == HTTP_READ_RESTARTED)
-			return result;
 		if (result == HTTP_READ_END)
 			break;
+		if (result != HTTP_READ_DATA)
+			return result;
 		take = Min(in_len, COMPRESSION_MAGIC_LENGTH - transfer->sniffed_len);
 		memcpy(transfer->sniffed + transfer->sniffed_len, in, take);
 		transfer->sniffed_len += take;
@@ -1762,7 +1774,7 @@ read_layer(HttpTransfer *transfer, int layer, bool restart_allowed,
 	{
 		/* the first read brings the headers */
 		result = read_raw(transfer, restart_allowed, data, len);
-		if (result == HTTP_READ_RESTARTED)
+		if (result != HTTP_READ_DATA && result != HTTP_READ_END)
 			return result;
 		decide_content_encoding(transfer);
 		if (body_layer->decoder == NULL || result == HTTP_READ_END)
@@ -1772,8 +1784,9 @@ read_layer(HttpTransfer *transfer, int layer, bool restart_allowed,
 	}
 	if (!body_layer->decided && transfer->options->compression_auto)
 	{
-		if (sniff_compression(transfer, restart_allowed) == HTTP_READ_RESTARTED)
-			return HTTP_READ_RESTARTED;
+		result = sniff_compression(transfer, restart_allowed);
+		if (result != HTTP_READ_DATA)
+			return result;
 	}
 	else if (!body_layer->decided)
 		start_layer(transfer, layer, transfer->options->compression,
@@ -1828,6 +1841,24 @@ http_transfer_compression(const HttpTransfer *transfer)
 	const BodyLayer *compression = &transfer->layers[LAYER_COMPRESSION];
 
 	return compression->decided ? compression->name : NULL;
+}
+
+/*
+ * A 403 is returned to the caller (HTTP_READ_FORBIDDEN) instead of raised:
+ * a file of a manifest whose pre-signed URL has expired, which a new
+ * manifest replaces.
+ */
+void
+http_transfer_return_forbidden(HttpTransfer *transfer)
+{
+	transfer->forbidden_returned = true;
+}
+
+/* The 403 that http_transfer_read() returned, raised after all. */
+void
+http_transfer_report_forbidden(HttpTransfer *transfer)
+{
+	report_http_status(transfer, 403);
 }
 
 uint64

@@ -15,7 +15,8 @@ typedef enum HttpReadResult
 {
 	HTTP_READ_DATA,				/* bytes were returned */
 	HTTP_READ_END,				/* the body is complete */
-	HTTP_READ_RESTARTED			/* the request was retried: forget what was read */
+	HTTP_READ_RESTARTED,		/* the request was retried: forget what was read */
+	HTTP_READ_FORBIDDEN			/* a 403, where http_transfer_return_forbidden() said */
 } HttpReadResult;
 
 extern void http_global_init(void);
@@ -25,6 +26,8 @@ extern HttpTransfer *http_transfer_start(HttpSession *session, const HttpOptions
 										 const char *url, const char *display_url);
 extern bool http_transfer_headers_complete(const HttpTransfer *transfer);
 extern bool http_transfer_not_modified(const HttpTransfer *transfer);
+extern void http_transfer_return_forbidden(HttpTransfer *transfer);
+extern void http_transfer_report_forbidden(HttpTransfer *transfer);
 extern HttpReadResult http_transfer_read(HttpTransfer *transfer, bool restart_allowed,
 										 const char **data, size_t *len);
 extern uint64 http_transfer_bytes_received(const HttpTransfer *transfer);

@@ -17,6 +17,7 @@
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "utils/fmgrprotos.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/memutils.h"
@@ -115,6 +116,8 @@ static const CsvExportOption valid_options[] = {
 	{"encoding", ForeignTableRelationId},
 	/* the body's own compression: auto, none, gzip, zstd, bzip2, xz */
 	{"compression", ForeignTableRelationId},
+	/* the export is the files a JSON manifest lists: a JSON path to their URLs */
+	{"manifest", ForeignTableRelationId},
 
 	/* column mapping */
 	{"column_name", AttributeRelationId},
@@ -527,6 +530,8 @@ check_option_value(DefElem *def)
 		check_either(name, value, "stop", "skip");
 	else if (strcmp(name, "compression") == 0)
 		(void) compression_option(value, NULL);
+	else if (strcmp(name, "manifest") == 0)
+		(void) DirectFunctionCall1(jsonpath_in, CStringGetDatum(value));	/* a JSON path */
 	else if (strcmp(name, "source") == 0 && strcmp(value, "url") != 0 &&
 			 strcmp(value, "line") != 0 && strcmp(value, "page") != 0)
 		ereport(ERROR,
@@ -660,6 +665,11 @@ check_table_options(List *options)
 	DefElem    *quote = find_option(options, "quote");
 
 	check_pagination_options(options);
+	if (find_option(options, "manifest") && find_option(options, "pagination"))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("options \"manifest\" and \"pagination\" cannot both be set"),
+				 errdetail("The files of a manifest are the pages of its export.")));
 
 	if (url && path)
 		ereport(ERROR,
@@ -918,6 +928,7 @@ csv_export_resolve_options(ForeignServer *server, List *table_options, Oid useri
 	opts->expected_rows = csv_export_integer_option(table_options, "expected_rows", -1);
 	opts->on_error_skip = option_is(table_options, "on_error", "skip");
 	opts->reject_limit = csv_export_integer_option(table_options, "reject_limit", -1);
+	opts->manifest = option_string(table_options, "manifest", NULL);
 	opts->max_record_bytes = csv_export_integer_option(table_options, "max_record_bytes",
 													   DEFAULT_MAX_RECORD_BYTES);
 	return opts;

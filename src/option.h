@@ -93,6 +93,7 @@ typedef struct CsvExportOptions
 {
 	HttpOptions http;
 	PaginationOptions pagination;
+	char	   *manifest;		/* JSON path to the URLs of the export's files, or NULL */
 	char	   *url;			/* absolute URL of the export, may hold secrets */
 	char		delimiter;
 	char		quote;

@@ -37,6 +37,7 @@
 #include "pagination.h"
 #include "parse_thread_backend.h"
 #include "record_stream.h"
+#include "manifest.h"
 #include "url.h"
 
 struct RecordStream
@@ -73,6 +74,16 @@ struct RecordStream
 	bool	   *keep;			/* fields to keep, for the pages to come */
 	int			nkeep;
 	bool		keep_set;
+
+	/*
+	 * An export listed by a manifest (table option manifest): its files are
+	 * the pages, fetched with GET and without the table's body; read again
+	 * once if a file's pre-signed URL has expired (403).
+	 */
+	List	   *manifest_urls;
+	char	   *manifest_url;	/* where the manifest was, after redirects */
+	HttpOptions file_http;
+	bool		manifest_reread;
 
 	/*
 	 * A sync's check of an unpaged export (skip_unchanged): the first
@@ -212,8 +223,11 @@ fetch_page(RecordStream *stream, const char *url)
 	MemoryContextSwitchTo(page->cxt);
 	page->transfer = http_transfer_start(stream->session,
 										 stream->check ? &stream->conditional_http
+										 : stream->manifest_urls ? &stream->file_http
 										 : &stream->options->http,
 										 url, page->display_url);
+	if (stream->manifest_urls)
+		http_transfer_return_forbidden(page->transfer);
 	MemoryContextSwitchTo(oldcxt);
 	return page;
 }
@@ -251,6 +265,78 @@ drop_pages_ahead(RecordStream *stream)
 	}
 	list_free(stream->ahead);
 	stream->ahead = NIL;
+}
+
+/* The URL of the manifest's file after file number page (1-based), or NULL. */
+static char *
+file_after(RecordStream *stream, int page)
+{
+	return page < list_length(stream->manifest_urls)
+		? list_nth(stream->manifest_urls, page) : NULL;
+}
+
+/*
+ * The files the manifest lists (the request is counted): at first the
+ * table's request (a POST that starts a job, maybe); read again, a GET of
+ * where the manifest was found (a job's result, after its redirects).
+ */
+static List *
+read_manifest(RecordStream *stream)
+{
+	MemoryContext cxt = AllocSetContextCreate(stream->cxt, "csv_export_fdw manifest",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	const char *url = stream->manifest_url ? stream->manifest_url : stream->first_url;
+	char	   *display_url = url_redact(url);
+	HttpTransfer *transfer = http_transfer_start(stream->session,
+												 stream->manifest_url ? &stream->file_http
+												 : &stream->options->http,
+												 url, display_url);
+	List	   *found = manifest_file_urls(transfer, display_url, stream->options->manifest);
+	List	   *urls = NIL;
+	ListCell   *lc;
+
+	MemoryContextSwitchTo(stream->cxt);
+	foreach(lc, found)
+		urls = lappend(urls, pstrdup(lfirst(lc)));
+	stream->manifest_url = pstrdup(http_transfer_url(transfer));
+	stream->requests_done += http_transfer_requests(transfer);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(cxt);
+	return urls;
+}
+
+/*
+ * The current file's URL was refused (403) before any of its body came: a
+ * pre-signed URL that expired after the manifest was read.  The manifest is
+ * read again, once per scan, and the file fetched from its new URL.
+ */
+static void
+renew_file_url(RecordStream *stream)
+{
+	FetchedPage *page;
+	MemoryContext oldcxt;
+
+	if (stream->manifest_reread)
+		http_transfer_report_forbidden(stream->transfer);
+	stream->manifest_reread = true;
+	drop_pages_ahead(stream);
+	stream->manifest_urls = read_manifest(stream);
+	if (stream->page > list_length(stream->manifest_urls))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("manifest at \"%s\" read again lists %d files, fewer than before",
+						url_redact(stream->first_url), list_length(stream->manifest_urls)),
+				 errdetail("File %d was refused (HTTP status 403), and the manifest was read again for a new URL.",
+						   stream->page)));
+	page = fetch_page(stream, list_nth(stream->manifest_urls, stream->page - 1));
+	drop_page(stream, stream->page_cxt, stream->transfer, false);
+	stream->page_cxt = page->cxt;
+	stream->transfer = page->transfer;
+	oldcxt = MemoryContextSwitchTo(stream->cxt);
+	stream->page_display_url = page->display_url;
+	MemoryContextSwitchTo(oldcxt);
+	start_reader(stream);
 }
 
 /* Read url as the next page: the one fetched ahead for it, or a new request. */
@@ -298,7 +384,8 @@ fetch_pages_ahead(RecordStream *stream)
 	MemoryContext oldcxt;
 	FetchedPage *page;
 
-	while (p->mode != PAGINATION_NONE && list_length(stream->ahead) < p->prefetch_pages)
+	while ((p->mode != PAGINATION_NONE || stream->manifest_urls) &&
+		   list_length(stream->ahead) < p->prefetch_pages)
 	{
 		HttpTransfer *last = stream->ahead != NIL
 			? ((FetchedPage *) llast(stream->ahead))->transfer : stream->transfer;
@@ -309,11 +396,19 @@ fetch_pages_ahead(RecordStream *stream)
 		if ((p->mode == PAGINATION_LINK || p->mode == PAGINATION_CURSOR) &&
 			!http_transfer_headers_complete(last))
 			break;
-		url = pagination_next_url(stream->options, last_page, stream->first_url, last,
-								  PG_UINT64_MAX);
-		if (url == NULL || last_page >= p->max_pages ||
-			(origin = url_origin(url)) == NULL || strcmp(origin, stream->first_origin) != 0 ||
-			url_seen(stream, url, true))
+		if (stream->manifest_urls)
+		{
+			/* a manifest's files may be anywhere http's checks allow */
+			url = file_after(stream, last_page);
+			if (url == NULL || last_page >= p->max_pages)
+				break;
+		}
+		else if ((url = pagination_next_url(stream->options, last_page, stream->first_url,
+											last, PG_UINT64_MAX)) == NULL ||
+				 last_page >= p->max_pages ||
+				 (origin = url_origin(url)) == NULL ||
+				 strcmp(origin, stream->first_origin) != 0 ||
+				 url_seen(stream, url, true))
 			break;
 		page = fetch_page(stream, url);
 		/* the list outlives the per-row memory the scan may call us in */
@@ -405,9 +500,19 @@ record_stream_open(const CsvExportOptions *options, const char *url, FetchCheck 
 	stream->first_url = pagination_first_url(options, url);
 	stream->first_origin = url_origin(stream->first_url);
 	borrow_parse_thread(stream);
-	set_up_check(stream, check);
+	if (options->manifest)
+	{
+		/* the table's request (a POST that starts a job, maybe) is the manifest's */
+		stream->file_http = options->http;
+		stream->file_http.post = false;
+		stream->file_http.body = NULL;
+		stream->manifest_urls = read_manifest(stream);
+	}
+	else
+		set_up_check(stream, check);
 	MemoryContextSwitchTo(oldcxt);
-	start_page(stream, stream->first_url);
+	start_page(stream, stream->manifest_urls ? linitial(stream->manifest_urls)
+			   : stream->first_url);
 	return stream;
 }
 
@@ -564,8 +669,9 @@ finish_check(RecordStream *stream)
 static bool
 next_page(RecordStream *stream)
 {
-	char	   *url = pagination_next_url(stream->options, stream->page, stream->first_url,
-										  stream->transfer, stream->page_records);
+	char	   *url = stream->manifest_urls ? file_after(stream, stream->page)
+		: pagination_next_url(stream->options, stream->page, stream->first_url,
+							  stream->transfer, stream->page_records);
 	char	   *origin;
 
 	if (url == NULL)
@@ -580,6 +686,12 @@ next_page(RecordStream *stream)
 				 errmsg("the export at \"%s\" has more than max_pages (%lld) pages",
 						url_redact(stream->first_url),
 						(long long) stream->options->pagination.max_pages)));
+	/* a manifest's files go where http's checks allow, credentials only home */
+	if (stream->manifest_urls)
+	{
+		start_page(stream, url);
+		return true;
+	}
 	origin = url_origin(url);
 	/* credentials go along to every page: only to the first page's origin */
 	if (origin == NULL || strcmp(origin, stream->first_origin) != 0)
@@ -629,6 +741,9 @@ fetch_chunk(RecordStream *stream)
 			if (stream->body_hash && pg_cryptohash_init(stream->body_hash) < 0)
 				elog(ERROR, "could not hash the export");
 			start_reader(stream);
+			return;
+		case HTTP_READ_FORBIDDEN:
+			renew_file_url(stream);
 			return;
 	}
 	stream->pending = true;

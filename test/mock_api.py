@@ -75,6 +75,12 @@ drops its last K bytes; chunk=K sends it K bytes at a time.
   /long_location?size=N       a 302 whose Location is N bytes long
   /flaky_count?case=C         how many requests case C of /flaky got (GET or POST)
   /wide?columns=N             a CSV of one row whose header is c1 ... cN
+  /manifest?files=N&rows=R&host=H&case=C&expire=I&relative=1
+                              a JSON manifest of N pre-signed file URLs on host H
+                              (see manifest()); POST /jobs?manifest=N&host=H&expire=I
+                              ends in one
+  /signed?part=I&rows=R&sig=S part I of the export (403 if expired; 400 if sent
+                              credentials)
   /deep_json?depth=N          a CSV (id,doc) whose doc is N '[' characters
   /delimiters?bytes=N&at=A    a CSV (header a,b) with a line of N commas: the
                               header (at=header) or between two good rows
@@ -352,6 +358,8 @@ class Handler(BaseHTTPRequestHandler):
         routes = {
             "/paged": self.paged,
             "/export/csv": self.send_export,
+            "/manifest": self.manifest,
+            "/signed": self.signed,
             "/headers": self.echo_headers,
             "/flaky": self.flaky,
             "/slow": self.slow,
@@ -668,9 +676,13 @@ class Handler(BaseHTTPRequestHandler):
             return
         with self.server.lock:
             job = p.get("name") or f"job{next(self.server.job_numbers)}"
+            result = f"/export/csv?rows={rows}"
+            if p.get("manifest"):  # the job's result is a manifest of that many files
+                result = (f"/manifest?files={p['manifest']}&rows={rows}&case={job}"
+                          f"&host={p.get('host', '127.0.0.1')}&expire={p.get('expire', 0)}")
             self.server.jobs[job] = {"rows": rows, "polls": int(p.get("polls", 2)),
                                      "never": bool(p.get("never")),
-                                     "retry_after": p.get("retry_after")}
+                                     "retry_after": p.get("retry_after"), "result": result}
         self.send_job_pending(f"/jobs/{job}", p.get("retry_after"))
 
     def send_job_pending(self, location, retry_after=None):
@@ -695,9 +707,49 @@ class Handler(BaseHTTPRequestHandler):
             self.send_job_pending(f"/jobs/{job}", state["retry_after"])
         else:
             self.send_response(303)
-            self.send_header("Location", f"/export/csv?rows={state['rows']}")
+            self.send_header("Location", state["result"])
             self.send_header("Content-Length", "0")
             self.end_headers()
+
+    def manifest(self):
+        """A JSON manifest of files=N parts of the user export (rows=R each),
+        on host=H (this port), as pre-signed URLs: the k-th reading of the
+        manifest of case=C signs them C-k; with expire=I, part I signed by the
+        first reading (the first expire_reads readings) is refused (403,
+        expired) when fetched."""
+        p = self.params()
+        case = p.get("case", "default")
+        with self.server.lock:
+            reads = self.server.manifest_reads.get(case, 0) + 1
+            self.server.manifest_reads[case] = reads
+        files = [{"url": f"http://{p.get('host', '127.0.0.1')}:{self.server.server_address[1]}"
+                         f"/signed?part={i}&rows={p.get('rows', 5)}&read={reads}&sig={case}-{reads}"
+                         f"&expire={p.get('expire', 0)}&expire_reads={p.get('expire_reads', 1)}",
+                  "part": i}
+                 for i in range(1, int(p.get("files", 3)) + 1)]
+        if p.get("relative"):
+            for f in files:
+                f["url"] = f["url"][f["url"].index("/signed"):]
+        body = __import__("json").dumps({"status": "done", "files": files}).encode()
+        self.send_body(200, body, "application/json")
+
+    def signed(self):
+        """Part I of the export (rows=R each: rows R*(I-1)+1 to R*I) behind a
+        pre-signed URL (see manifest())."""
+        p = self.params()
+        part = int(p.get("part", 1))
+        read = int(p.get("sig", "x-0").rsplit("-", 1)[-1])
+        if part == int(p.get("expire", 0)) and read <= int(p.get("expire_reads", 1)):
+            self.send_body(403, b"<Error><Code>AccessDenied</Code>"
+                                b"<Message>Request has expired</Message></Error>",
+                           "application/xml")
+            return
+        if self.headers.get("Authorization"):  # credentials must not come here
+            self.send_body(400, b"credentials sent to a pre-signed URL\n", "text/plain")
+            return
+        rows = int(p.get("rows", 5))
+        whole = list(reordered(export_rows(rows * part, 1, 1), {}, 1))
+        self.send_body(200, csv_text([HEADER] + whole[-rows:]))
 
     def echo_headers(self):
         rows = [["name", "value"]] + [[k.lower(), v] for k, v in self.headers.items()]
@@ -785,6 +837,7 @@ def main():
     server.lock = threading.Lock()
     server.flaky_counts = {}
     server.jobs = {}
+    server.manifest_reads = {}
     server.job_numbers = itertools.count(1)  # named jobs take no number
     server.repetitive = {}
     blackhole = open_blackhole(args.host, args.blackhole_port or args.port + 1)
