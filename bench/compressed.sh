@@ -10,19 +10,15 @@
 set -euo pipefail
 CRON_DATABASE=postgres
 source "$(dirname "${BASH_SOURCE[0]}")/../test/lib.sh"
+source "$PROJECT_DIR/bench/lib.sh"
 
 ROWS=${BENCH_ROWS:-1000000}
 RUNS=${BENCH_RUNS:-3}
-NGINX_PORT=${NGINX_PORT:-8089}
 BENCH_OUT=${BENCH_OUT:-$PROJECT_DIR/bench/compressed-latest.md}
 BASE=http://127.0.0.1:$NGINX_PORT
 DATA=$WORK_DIR/www
 
-stop_everything() {
-	[ -f "$WORK_DIR/nginx.pid" ] && kill "$(cat "$WORK_DIR/nginx.pid")" 2>/dev/null || true
-	cleanup
-}
-trap stop_everything EXIT
+trap stop_nginx_and_cleanup EXIT
 
 DEBIAN_PACKAGES+=(nginx-light gzip bzip2 xz-utils)
 install_dependencies
@@ -37,28 +33,7 @@ bzip2 -9 -c "$DATA/users.csv" >"$DATA/users.csv.bz2"
 xz -3 -T0 -c "$DATA/users.csv" >"$DATA/users.csv.xz"
 chmod -R a+rX "$DATA"
 
-cat >"$WORK_DIR/nginx.conf" <<EOF
-pid $WORK_DIR/nginx.pid;
-error_log $WORK_DIR/nginx_error.log;
-worker_processes 1;
-events { worker_connections 64; }
-http {
-  access_log off;
-  sendfile on;
-  default_type application/octet-stream;
-  client_body_temp_path $WORK_DIR/nginx_tmp;
-  proxy_temp_path $WORK_DIR/nginx_tmp;
-  fastcgi_temp_path $WORK_DIR/nginx_tmp;
-  uwsgi_temp_path $WORK_DIR/nginx_tmp;
-  scgi_temp_path $WORK_DIR/nginx_tmp;
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    root $DATA;
-  }
-}
-EOF
-mkdir -p "$WORK_DIR/nginx_tmp"
-nginx -c "$WORK_DIR/nginx.conf"
+start_nginx "$DATA"
 start_cluster
 
 sql() { psql -X -q -v ON_ERROR_STOP=1 -d postgres "$@"; }
@@ -81,14 +56,6 @@ CREATE FOREIGN TABLE peer_$ext ($COLUMNS_DEF) SERVER files
 SQL
 done
 
-seconds() {	# the statement's time, minimum of RUNS
-	local best="" t i
-	for i in $(seq 1 "$RUNS"); do
-		t=$(sql -At -c '\timing on' -c "$1" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n 1)
-		best=$(python3 -c "print(min(x for x in [$t, ${best:-$t}]))")
-	done
-	python3 -c "print(f'{$best / 1000:.3f}')"
-}
 peak_kb() {	# VmHWM of a fresh backend after the statement
 	sql -At -c "$1" -c "SELECT substring(pg_read_file('/proc/self/status') FROM 'VmHWM:\\s*(\\d+) kB')" | tail -n 1
 }
@@ -97,8 +64,8 @@ rows=()
 plain_peak=""
 for ext in csv gz zst bz2 xz; do
 	log "$ext"
-	ours=$(seconds "$TYPED ours_$ext")
-	peer=$(seconds "$TYPED peer_$ext")
+	ours=$(best_of "$TYPED ours_$ext")
+	peer=$(best_of "$TYPED peer_$ext")
 	peak=$(peak_kb "$TYPED ours_$ext")
 	[ "$ext" = csv ] && plain_peak=$peak
 	size=users.csv

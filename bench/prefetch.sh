@@ -5,6 +5,7 @@
 set -euo pipefail
 CRON_DATABASE=postgres
 source "$(dirname "${BASH_SOURCE[0]}")/../test/lib.sh"
+source "$PROJECT_DIR/bench/lib.sh"
 trap cleanup EXIT
 
 RUNS=${BENCH_RUNS:-3}
@@ -26,15 +27,6 @@ CREATE FOREIGN TABLE paged (id text, name text) SERVER mock
   OPTIONS (path '/paged?mode=page&rows=$((PAGES * 100))&latency=$LATENCY', pagination 'page',
            page_param 'page', page_size_param 'per_page', page_size '100');
 SQL
-
-best_of() {
-	local best="" t i
-	for i in $(seq 1 "$RUNS"); do
-		t=$(sql -At -c '\timing on' -c "$1" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n 1)
-		best=$(python3 -c "print(min(x for x in [$t, ${best:-$t}]))")
-	done
-	python3 -c "print(f'{$best / 1000:.3f}')"
-}
 
 declare -A seconds
 for ahead in 0 2 4; do

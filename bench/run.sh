@@ -34,22 +34,18 @@ EXTRA_POSTGRESQL_CONF="shared_buffers = 1GB
 max_wal_size = 16GB
 checkpoint_timeout = 1h"
 source "$(dirname "${BASH_SOURCE[0]}")/../test/lib.sh"
+source "$PROJECT_DIR/bench/lib.sh"
 
 N=${BENCH_ROWS:-250000}
 ROWS=$((4 * N))
 BIG_ROWS=$((16 * N))
 RUNS=${BENCH_RUNS:-3}
 SYNCS_ONLY=${BENCH_SYNCS_ONLY:-}
-NGINX_PORT=${NGINX_PORT:-8089}
 BENCH_OUT=${BENCH_OUT:-$PROJECT_DIR/bench/results-latest.md}
 BASE=http://127.0.0.1:$NGINX_PORT
 DATA=$WORK_DIR/www
 
-stop_everything() {
-	[ -f "$WORK_DIR/nginx.pid" ] && kill "$(cat "$WORK_DIR/nginx.pid")" 2>/dev/null || true
-	cleanup
-}
-trap stop_everything EXIT
+trap stop_nginx_and_cleanup EXIT
 
 DEBIAN_PACKAGES+=(nginx-light gzip)
 install_dependencies
@@ -82,29 +78,7 @@ if [ -z "$SYNCS_ONLY" ]; then
 fi
 chmod -R a+rX "$DATA"
 
-log "starting nginx on 127.0.0.1:$NGINX_PORT"
-cat >"$WORK_DIR/nginx.conf" <<EOF
-pid $WORK_DIR/nginx.pid;
-error_log $WORK_DIR/nginx_error.log;
-worker_processes 1;
-events { worker_connections 64; }
-http {
-  access_log off;
-  sendfile on;
-  client_body_temp_path $WORK_DIR/nginx_tmp;
-  proxy_temp_path $WORK_DIR/nginx_tmp;
-  fastcgi_temp_path $WORK_DIR/nginx_tmp;
-  uwsgi_temp_path $WORK_DIR/nginx_tmp;
-  scgi_temp_path $WORK_DIR/nginx_tmp;
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    root $DATA;
-    location /gz/ { gzip_static on; }
-  }
-}
-EOF
-mkdir -p "$WORK_DIR/nginx_tmp"
-nginx -c "$WORK_DIR/nginx.conf"
+start_nginx "$DATA" "location /gz/ { gzip_static on; }"
 start_cluster
 
 sql() { psql -X -q -v ON_ERROR_STOP=1 -d postgres "$@"; }

@@ -33,11 +33,11 @@
 #include "csv_export_fdw.h"
 #include "fetch_check.h"
 #include "http.h"
+#include "manifest.h"
 #include "option.h"
 #include "pagination.h"
 #include "parse_thread_backend.h"
 #include "record_stream.h"
-#include "manifest.h"
 #include "url.h"
 
 struct RecordStream
