@@ -214,6 +214,18 @@ SELECT id, name FROM people
 ALTER FOREIGN TABLE people_export OPTIONS (SET path '/fixtures/drift_1.csv');
 CALL csv_export.sync('people_export', 'people', history => true);
 SELECT id, name, _current FROM people WHERE id = 3 ORDER BY _valid_from;
+-- incremental: only rows from the checkpoint on are compared; k2, the
+-- checkpoint's own row, is unchanged and gets no new version
+CREATE FOREIGN TABLE timeline_export (id text, name text, "updatedAt" timestamptz)
+  SERVER drift_api OPTIONS (path '/fixtures/cursor_boundary_1.csv');
+CREATE TABLE timeline (id text, name text, "updatedAt" timestamptz,
+                       _valid_from timestamptz, _valid_to timestamptz, _current boolean,
+                       PRIMARY KEY (id, _valid_from));
+CALL csv_export.sync('timeline_export', 'timeline', cursor_column => 'updatedAt', history => true);
+ALTER FOREIGN TABLE timeline_export OPTIONS (SET path '/fixtures/cursor_boundary_2.csv');
+CALL csv_export.sync('timeline_export', 'timeline', cursor_column => 'updatedAt', history => true);
+SELECT id, name, _current, _valid_to IS NULL AS open FROM timeline ORDER BY id, _valid_from;
+SELECT cursor_value FROM csv_export.sync_state WHERE target = 'timeline'::regclass;
 -- a target that is not made for history, and the reverse
 CALL csv_export.sync('people_export', 'accounts', history => true);
 CALL csv_export.sync('people_export', 'people');

@@ -45,6 +45,15 @@ SELECT file, substring(file_url FROM 'read=\d+') AS manifest_read, count(*)
   FROM files_export GROUP BY 1, 2 ORDER BY 1;
 ALTER FOREIGN TABLE files_export OPTIONS (DROP method, DROP body, DROP poll_interval_ms);
 
+-- the files of exports are often compressed (.csv.gz): each is decoded
+ALTER FOREIGN TABLE files_export
+  OPTIONS (SET path '/manifest?files=3&rows=4&host=127.0.0.2&case=packed&pack=gzip');
+SELECT count(*) AS differing
+  FROM (SELECT id, name, "updatedAt" FROM files_export
+        EXCEPT SELECT id, name, "updatedAt" FROM whole_export) d;
+SELECT line FROM explain_analyze('SELECT count(*) FROM files_export') line
+ WHERE line ~ 'Files|Compression';
+
 -- a sync of the files
 CREATE TABLE files_target (id text PRIMARY KEY, name text, file int);
 ALTER FOREIGN TABLE files_export

@@ -75,7 +75,7 @@ drops its last K bytes; chunk=K sends it K bytes at a time.
   /long_location?size=N       a 302 whose Location is N bytes long
   /flaky_count?case=C         how many requests case C of /flaky got (GET or POST)
   /wide?columns=N             a CSV of one row whose header is c1 ... cN
-  /manifest?files=N&rows=R&host=H&case=C&expire=I&relative=1
+  /manifest?files=N&rows=R&host=H&case=C&expire=I&relative=1&pack=P
                               a JSON manifest of N pre-signed file URLs on host H
                               (see manifest()); POST /jobs?manifest=N&host=H&expire=I
                               ends in one
@@ -724,7 +724,8 @@ class Handler(BaseHTTPRequestHandler):
             self.server.manifest_reads[case] = reads
         files = [{"url": f"http://{p.get('host', '127.0.0.1')}:{self.server.server_address[1]}"
                          f"/signed?part={i}&rows={p.get('rows', 5)}&read={reads}&sig={case}-{reads}"
-                         f"&expire={p.get('expire', 0)}&expire_reads={p.get('expire_reads', 1)}",
+                         f"&expire={p.get('expire', 0)}&expire_reads={p.get('expire_reads', 1)}"
+                         + (f"&pack={p['pack']}" if p.get("pack") else ""),
                   "part": i}
                  for i in range(1, int(p.get("files", 3)) + 1)]
         if p.get("relative"):
@@ -749,7 +750,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         rows = int(p.get("rows", 5))
         whole = list(reordered(export_rows(rows * part, 1, 1), {}, 1))
-        self.send_body(200, csv_text([HEADER] + whole[-rows:]))
+        body = csv_text([HEADER] + whole[-rows:])
+        if p.get("pack"):
+            self.send_packed(body)
+        else:
+            self.send_body(200, body)
 
     def echo_headers(self):
         rows = [["name", "value"]] + [[k.lower(), v] for k, v in self.headers.items()]
