@@ -2,6 +2,7 @@
 MODULE_big = csv_export_fdw
 OBJS = \
 	csv_export_fdw.o \
+	src/archive.o \
 	src/convert.o \
 	src/csv_reader.o \
 	src/decoder.o \

@@ -90,6 +90,7 @@ typedef struct CsvExportScanState
 	bool		paged;
 	char	   *pagination;		/* mode and limit, for EXPLAIN */
 	char	   *manifest;		/* the JSON path to a manifest's files, or NULL */
+	char	   *archive_member; /* which members of an archive, or NULL */
 	List	   *since_params;	/* "name=value (from col >)", for EXPLAIN */
 	ExportScan *scan;			/* NULL under EXPLAIN without ANALYZE */
 } CsvExportScanState;
@@ -450,6 +451,7 @@ csvBeginForeignScan(ForeignScanState *node, int eflags)
 							 pg_encoding_to_char(options->encoding));
 	state->paged = options->pagination.mode != PAGINATION_NONE;
 	state->manifest = options->manifest;
+	state->archive_member = options->archive_member;
 	state->pagination = psprintf("%s, at most %lld pages",
 								 pagination_mode_name(options->pagination.mode),
 								 (long long) options->pagination.max_pages);
@@ -585,6 +587,8 @@ csvExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyText("Pagination", state->pagination, es);
 	if (state->manifest)
 		ExplainPropertyText("Manifest", state->manifest, es);
+	if (state->archive_member)
+		ExplainPropertyText("Archive Member", state->archive_member, es);
 	if (es->analyze && state->scan)
 	{
 		ExportStats stats;
@@ -595,6 +599,8 @@ csvExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			ExplainPropertyInteger("Pages", NULL, stats.pages, es);
 		if (state->manifest)
 			ExplainPropertyInteger("Files", NULL, stats.pages, es);
+		if (state->archive_member)
+			ExplainPropertyInteger("Archive Members", NULL, stats.members, es);
 		ExplainPropertyInteger("HTTP Requests", NULL, stats.requests, es);
 		ExplainPropertyUInteger("Bytes Received", NULL, stats.bytes, es);
 		/* what a compressed body (or a Content-Encoding) decoded to */

@@ -150,7 +150,9 @@ END $$;
 SELECT fail_scans();
 SELECT count(*) AS fds_before FROM pg_ls_dir('/proc/self/fd') \gset
 SELECT fail_scans();
-SELECT count(*) - :fds_before AS leaked_fds FROM pg_ls_dir('/proc/self/fd');
+-- (fewer is fine: the backend may close catalog files when an invalidation
+-- from another session, autovacuum's say, comes in between)
+SELECT count(*) - :fds_before <= 0 AS no_leaked_fds FROM pg_ls_dir('/proc/self/fd');
 SELECT count(*) AS leftover_contexts FROM pg_backend_memory_contexts
   WHERE name LIKE 'csv_export_fdw%';
 

@@ -54,6 +54,13 @@ SELECT count(*) AS differing
 SELECT line FROM explain_analyze('SELECT count(*) FROM files_export') line
  WHERE line ~ 'Files|Compression';
 
+-- a file that fails once (503) is fetched again, as any request
+ALTER FOREIGN TABLE files_export
+  OPTIONS (SET path '/manifest?files=3&rows=4&host=127.0.0.2&case=flaky&flaky=2');
+SELECT file, count(*) FROM files_export GROUP BY 1 ORDER BY 1;
+SELECT line FROM explain_analyze('SELECT count(*) FROM files_export') line
+ WHERE line ~ 'Files|Requests';
+
 -- a sync of the files
 CREATE TABLE files_target (id text PRIMARY KEY, name text, file int);
 ALTER FOREIGN TABLE files_export

@@ -13,6 +13,9 @@ CREATE FOREIGN TABLE sourced_lines (
   page int OPTIONS (source 'page'))
   SERVER sources_api OPTIONS (path '/fixtures/rfc4180.csv');
 SELECT id, replace(label, E'\n', '\n') AS label, line, from_url, page FROM sourced_lines;
+-- without an archive, the member is NULL
+ALTER FOREIGN TABLE sourced_lines ADD COLUMN member text OPTIONS (source 'member');
+SELECT count(*), count(member) FROM sourced_lines;
 -- a query that reads none of them, or only them
 SELECT count(*) FROM sourced_lines;
 SELECT line FROM sourced_lines WHERE id > 5;
@@ -34,7 +37,7 @@ SELECT attname, format_type(atttypid, atttypmod), attfdwoptions FROM pg_attribut
 SELECT * FROM imported_sources;
 
 -- wrong use
-CREATE FOREIGN TABLE bad_source (id int, x text OPTIONS (source 'member'))
+CREATE FOREIGN TABLE bad_source (id int, x text OPTIONS (source 'file'))
   SERVER sources_api OPTIONS (path '/fixtures/drift_1.csv');
 CREATE FOREIGN TABLE wrong_type (id int, name text, at int OPTIONS (source 'url'))
   SERVER sources_api OPTIONS (path '/fixtures/drift_1.csv');

@@ -9,6 +9,7 @@
  *		pagination.h		a paged export's next page
  *		manifest.h			an export's files, listed by a JSON manifest
  *		decoder.h			streaming decompression (no PostgreSQL)
+ *		archive.h			zip and tar members as they arrive (no PostgreSQL)
  *		csv_reader.h		the CSV record reader (no PostgreSQL)
  *		parse_thread.h		the parsing thread (no PostgreSQL)
  *		parse_thread_backend.h	the backend's parsing thread, lent to a stream

@@ -102,9 +102,11 @@ scan_error_context(void *arg)
 		return;
 	}
 	page = record_stream_page(scan->stream, &url);
-	/* a paged export says which page the line is on */
+	/* a paged export says which page the line is on, an archive which member */
 	where = page > 1 ? psprintf("page %d, line %llu of %s", page, (unsigned long long) line, url)
 		: psprintf("line %llu of %s", (unsigned long long) line, url);
+	if (record_stream_member(scan->stream))
+		where = psprintf("%s, member \"%s\"", where, record_stream_member(scan->stream));
 	if (scan->current_column == NULL)
 	{
 		errcontext("foreign table \"%s\", %s", relname, where);
@@ -477,6 +479,12 @@ fill_sourced_columns(ExportScan *scan, Datum *values, bool *isnull)
 			continue;
 		if (strcmp(scan->sources[i], "url") == 0)
 			text = url;
+		else if (strcmp(scan->sources[i], "member") == 0)
+		{
+			text = record_stream_member(scan->stream);
+			if (text == NULL)
+				continue;		/* no archive: NULL */
+		}
 		else if (strcmp(scan->sources[i], "page") == 0)
 			text = psprintf("%d", page);
 		else

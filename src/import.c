@@ -537,6 +537,7 @@ append_source_columns(StringInfo sql, const char *list, ImportedColumn *columns,
 		{"url", "_source_url", "text"},
 		{"line", "_source_line", "bigint"},
 		{"page", "_source_page", "integer"},
+		{"member", "_source_member", "text"},
 	};
 	List	   *names = NIL;
 	ListCell   *lc;
@@ -556,7 +557,7 @@ append_source_columns(StringInfo sql, const char *list, ImportedColumn *columns,
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 					 errmsg("invalid source in IMPORT option \"source_columns\": \"%s\"", name),
-					 errhint("Valid sources are \"url\", \"line\" and \"page\".")));
+					 errhint("Valid sources are \"url\", \"line\", \"page\" and \"member\".")));
 		if (name_taken(columns, ncolumns, kinds[k].column))
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_COLUMN),

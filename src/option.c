@@ -118,6 +118,8 @@ static const CsvExportOption valid_options[] = {
 	{"compression", ForeignTableRelationId},
 	/* the export is the files a JSON manifest lists: a JSON path to their URLs */
 	{"manifest", ForeignTableRelationId},
+	/* the body is a zip or tar archive: the members to read (a glob) */
+	{"archive_member", ForeignTableRelationId},
 
 	/* column mapping */
 	{"column_name", AttributeRelationId},
@@ -533,11 +535,12 @@ check_option_value(DefElem *def)
 	else if (strcmp(name, "manifest") == 0)
 		(void) DirectFunctionCall1(jsonpath_in, CStringGetDatum(value));	/* a JSON path */
 	else if (strcmp(name, "source") == 0 && strcmp(value, "url") != 0 &&
-			 strcmp(value, "line") != 0 && strcmp(value, "page") != 0)
+			 strcmp(value, "line") != 0 && strcmp(value, "page") != 0 &&
+			 strcmp(value, "member") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid value for option \"source\": \"%s\"", value),
-				 errhint("Valid values are \"url\", \"line\" and \"page\".")));
+				 errhint("Valid values are \"url\", \"line\", \"page\" and \"member\".")));
 	else if (strcmp(name, "header_match") == 0)
 		check_either(name, value, "exact", "case_insensitive");
 	else if (strcmp(name, "bearer_token") == 0 || strcmp(name, "username") == 0 ||
@@ -560,7 +563,8 @@ check_option_value(DefElem *def)
 					 errmsg("\"%s\" is not a valid encoding name", value)));
 	}
 	/* column_name may be empty: a CSV header can have an empty name */
-	else if (strcmp(name, "path") == 0 || strcmp(name, "since_param") == 0)
+	else if (strcmp(name, "path") == 0 || strcmp(name, "since_param") == 0 ||
+			 strcmp(name, "archive_member") == 0)
 	{
 		if (value[0] == '\0')
 			ereport(ERROR,
@@ -929,6 +933,7 @@ csv_export_resolve_options(ForeignServer *server, List *table_options, Oid useri
 	opts->on_error_skip = option_is(table_options, "on_error", "skip");
 	opts->reject_limit = csv_export_integer_option(table_options, "reject_limit", -1);
 	opts->manifest = option_string(table_options, "manifest", NULL);
+	opts->archive_member = option_string(table_options, "archive_member", NULL);
 	opts->max_record_bytes = csv_export_integer_option(table_options, "max_record_bytes",
 													   DEFAULT_MAX_RECORD_BYTES);
 	return opts;
@@ -962,7 +967,7 @@ csv_export_column_header_name(Oid foreigntableid, Form_pg_attribute attr)
 						 "column_name", NameStr(attr->attname));
 }
 
-/* The source option of a column ("url", "line", "page"), or NULL. */
+/* The source option of a column ("url", "line", "page", "member"), or NULL. */
 char *
 csv_export_column_source(Oid foreigntableid, AttrNumber attnum)
 {

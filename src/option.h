@@ -94,6 +94,7 @@ typedef struct CsvExportOptions
 	HttpOptions http;
 	PaginationOptions pagination;
 	char	   *manifest;		/* JSON path to the URLs of the export's files, or NULL */
+	char	   *archive_member; /* the body is an archive: which members (a glob) */
 	char	   *url;			/* absolute URL of the export, may hold secrets */
 	char		delimiter;
 	char		quote;

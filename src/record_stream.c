@@ -24,6 +24,8 @@
  */
 #include "postgres.h"
 
+#include <fnmatch.h>
+
 #include "access/xact.h"
 #include "common/cryptohash.h"
 #include "lib/stringinfo.h"
@@ -31,6 +33,7 @@
 #include "utils/memutils.h"
 
 #include "csv_export_fdw.h"
+#include "archive.h"
 #include "fetch_check.h"
 #include "http.h"
 #include "manifest.h"
@@ -86,6 +89,20 @@ struct RecordStream
 	bool		manifest_reread;
 
 	/*
+	 * An archive (table option archive_member): the members it names are
+	 * read in order, each with a reader of its own (in member_cxt), as
+	 * pages are.
+	 */
+	ArchiveReader *archive;		/* of the current page; NULL: no archive */
+	MemoryContext member_cxt;
+	char	   *member;			/* the last member seen, or NULL */
+	bool		in_member;		/* its bytes are the CSV being read */
+	bool		archive_done;	/* the current page's archive has ended */
+	int			page_members;	/* members read of the current page */
+	uint64		page_member_bytes;	/* what they inflated to, for max_bytes */
+	int			members;		/* over all pages */
+
+	/*
 	 * A sync's check of an unpaged export (skip_unchanged): the first
 	 * request carries its validators, and the body is hashed.
 	 */
@@ -128,6 +145,8 @@ typedef struct ReaderRelease
  * before the transfer (its callback was registered later) and before the
  * stream's context, which holds the thread.
  */
+static void start_archive(RecordStream *stream);
+
 static void
 release_reader(void *arg)
 {
@@ -156,11 +175,15 @@ apply_keep(RecordStream *stream)
 				 errmsg("out of memory while parsing CSV")));
 }
 
-/* A fresh reader for the current page; the old one goes with page_cxt. */
+/*
+ * A fresh reader for the current page (or archive member); the old one
+ * goes with page_cxt (or member_cxt).
+ */
 static void
 start_reader(RecordStream *stream)
 {
-	MemoryContext oldcxt = MemoryContextSwitchTo(stream->page_cxt);
+	MemoryContext oldcxt = MemoryContextSwitchTo(stream->member_cxt ? stream->member_cxt
+												 : stream->page_cxt);
 	ReaderRelease *release = palloc0(sizeof(ReaderRelease));
 
 	wait_for_parse(stream);
@@ -175,7 +198,7 @@ start_reader(RecordStream *stream)
 	release->reader = stream->reader;
 	release->callback.func = release_reader;
 	release->callback.arg = release;
-	MemoryContextRegisterResetCallback(stream->page_cxt, &release->callback);
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &release->callback);
 	csv_reader_limit_record(stream->reader, (size_t) stream->options->max_record_bytes,
 							stream->options->on_error_skip);
 	csv_reader_skip_malformed(stream->reader, stream->options->on_error_skip);
@@ -336,6 +359,7 @@ renew_file_url(RecordStream *stream)
 	oldcxt = MemoryContextSwitchTo(stream->cxt);
 	stream->page_display_url = page->display_url;
 	MemoryContextSwitchTo(oldcxt);
+	start_archive(stream);
 	start_reader(stream);
 }
 
@@ -366,6 +390,7 @@ start_page(RecordStream *stream, char *url)
 	stream->page_urls = lappend(stream->page_urls, pstrdup(url));
 	stream->page_display_url = page->display_url;
 	MemoryContextSwitchTo(oldcxt);
+	start_archive(stream);
 	start_reader(stream);
 }
 
@@ -592,6 +617,33 @@ join_header(List *fields)
 }
 
 /*
+ * A header that is not the first one's: of a later page, of a later archive
+ * member, or of page 1 fetched again.
+ */
+static void
+report_other_header(RecordStream *stream, List *fields)
+{
+	const char *first = join_header(stream->first_header);
+
+	if (stream->archive && stream->members > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+				 errmsg("member \"%s\" of the archive has another CSV header than the first member",
+						stream->member),
+				 errdetail("First member: %s. \"%s\": %s.", first, stream->member,
+						   join_header(fields))));
+	if (stream->page > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+				 errmsg("page %d of the export has another CSV header than page 1", stream->page),
+				 errdetail("Page 1: %s. Page %d: %s.", first, stream->page, join_header(fields))));
+	ereport(ERROR,
+			(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+			 errmsg("the CSV header of the export changed when its request was retried"),
+			 errdetail("Before: %s. After: %s.", first, join_header(fields))));
+}
+
+/*
  * A page's header.  The first page's is kept, and handed on for the caller
  * to map; every later one (and page 1's again, when its request is retried)
  * must be the same, and is dropped.  Returns whether to hand the record on.
@@ -627,20 +679,12 @@ take_header(RecordStream *stream, const CsvRecord *record)
 	fields = header_strings(record);
 	if (list_length(fields) != list_length(stream->first_header) ||
 		strcmp(join_header(fields), join_header(stream->first_header)) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
-				 stream->page == 1 ?
-				 errmsg("the CSV header of the export changed when its request was retried") :
-				 errmsg("page %d of the export has another CSV header than page 1", stream->page),
-				 stream->page == 1 ?
-				 errdetail("Before: %s. After: %s.", join_header(stream->first_header),
-						   join_header(fields)) :
-				 errdetail("Page 1: %s. Page %d: %s.", join_header(stream->first_header),
-						   stream->page, join_header(fields))));
+		report_other_header(stream, fields);
 	if (stream->keep_set)
 		apply_keep(stream);
 	return false;
 }
+
 
 /* The export read to its end: what a sync's check found. */
 static void
@@ -710,6 +754,208 @@ next_page(RecordStream *stream)
 }
 
 /*
+ * The current page's next bytes, hashed for a sync's check.  A request that
+ * starts over (HTTP_READ_RESTARTED), or a file whose URL is renewed
+ * (HTTP_READ_FORBIDDEN), gets a fresh reader (and archive reader): its
+ * bytes come again from the start.
+ */
+static HttpReadResult
+read_transfer(RecordStream *stream, const char **data, size_t *len)
+{
+	bool		restart_allowed = (stream->page == 1 && stream->records_out == 0);
+	HttpReadResult result = http_transfer_read(stream->transfer, restart_allowed, data, len);
+
+	switch (result)
+	{
+		case HTTP_READ_DATA:
+			if (stream->body_hash &&
+				pg_cryptohash_update(stream->body_hash, (const uint8 *) *data, *len) < 0)
+				elog(ERROR, "could not hash the export");
+			break;
+		case HTTP_READ_END:
+			break;
+		case HTTP_READ_RESTARTED:
+			/* the body comes again from its start */
+			if (stream->body_hash && pg_cryptohash_init(stream->body_hash) < 0)
+				elog(ERROR, "could not hash the export");
+			start_archive(stream);
+			start_reader(stream);
+			break;
+		case HTTP_READ_FORBIDDEN:
+			renew_file_url(stream);
+			break;
+	}
+	return result;
+}
+
+/*
+ * Archives
+ */
+
+static void
+destroy_archive_reader(void *arg)
+{
+	archive_reader_destroy((ArchiveReader *) arg);
+}
+
+/* With archive_member, the page's body is an archive: a reader for it. */
+static void
+start_archive(RecordStream *stream)
+{
+	MemoryContextCallback *release;
+
+	stream->archive = NULL;
+	stream->member_cxt = NULL;
+	stream->in_member = false;
+	stream->archive_done = false;
+	stream->page_members = 0;
+	stream->page_member_bytes = 0;
+	if (stream->options->archive_member == NULL)
+		return;
+	stream->archive = archive_reader_create(512 * 1024);
+	if (stream->archive == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while starting to read an archive")));
+	release = MemoryContextAlloc(stream->page_cxt, sizeof(MemoryContextCallback));
+	release->func = destroy_archive_reader;
+	release->arg = stream->archive;
+	MemoryContextRegisterResetCallback(stream->page_cxt, release);
+}
+
+/* A member starts: read if archive_member matches its name (macOS's forks never). */
+static void
+take_member(RecordStream *stream, const char *name)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(stream->cxt);
+
+	if (stream->member)
+		pfree(stream->member);
+	stream->member = pstrdup(name);
+	MemoryContextSwitchTo(oldcxt);
+	stream->in_member = fnmatch(stream->options->archive_member, name, 0) == 0 &&
+		strncmp(name, "__MACOSX/", 9) != 0;
+	if (stream->in_member)
+	{
+		stream->page_members++;
+		stream->members++;
+	}
+}
+
+/* max_bytes counts what the members inflate to, as it counts the body's */
+static void
+count_member_bytes(RecordStream *stream, size_t len)
+{
+	int64		limit = stream->options->http.max_bytes;
+
+	stream->page_member_bytes += len;
+	if (limit > 0 && stream->page_member_bytes > (uint64) limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the members of the %s archive at \"%s\" hold more than max_bytes (%lld bytes)",
+						archive_reader_format(stream->archive), stream->page_display_url,
+						(long long) limit)));
+}
+
+/* The archive's body has ended: complete, and with a member read. */
+static void
+end_archive(RecordStream *stream)
+{
+	bool		empty = archive_reader_untouched(stream->archive);
+
+	if (!empty && !archive_reader_at_end(stream->archive))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("transfer of \"%s\" failed", stream->page_display_url),
+				 errdetail("The %s archive ended before its end marker%s.",
+						   archive_reader_format(stream->archive),
+						   stream->in_member ? psprintf(", in member \"%s\"", stream->member)
+						   : "")));
+	if (!empty && stream->page_members == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("no member of the %s archive at \"%s\" matches archive_member '%s'",
+						archive_reader_format(stream->archive), stream->page_display_url,
+						stream->options->archive_member),
+				 stream->member ? errdetail("Its last member is \"%s\".", stream->member) : 0));
+	stream->archive_done = true;
+	stream->pending_data = NULL;
+	stream->input_done = true;
+	stream->pending = true;
+}
+
+/*
+ * The next chunk of the CSV of the member being read, from the archive
+ * reader fed from the transfer; a member's end is the end of its reader's
+ * input, and next_member() starts the next.
+ */
+static void
+fetch_member_chunk(RecordStream *stream)
+{
+	for (;;)
+	{
+		const char *data;
+		size_t		len;
+		ArchiveEvent event = archive_reader_next(stream->archive, &data, &len);
+
+		if (event == ARCHIVE_NEED_INPUT)
+		{
+			HttpReadResult result = read_transfer(stream, &data, &len);
+
+			if (result == HTTP_READ_DATA)
+			{
+				archive_reader_feed(stream->archive, data, len);
+				continue;
+			}
+			if (result == HTTP_READ_END)
+				end_archive(stream);
+			return;				/* or started over: nothing pending */
+		}
+		if (event == ARCHIVE_ERROR)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 strcmp(archive_reader_format(stream->archive), "archive") == 0
+					 ? errmsg("response from \"%s\" is not a zip or tar archive",
+							  stream->page_display_url)
+					 : errmsg("%s archive at \"%s\" is not valid",
+							  archive_reader_format(stream->archive), stream->page_display_url),
+					 errdetail("%s", archive_reader_error(stream->archive))));
+		if (event == ARCHIVE_MEMBER)
+			take_member(stream, data);
+		else if (!stream->in_member)
+			continue;			/* a member not asked for */
+		else if (event == ARCHIVE_DATA)
+		{
+			count_member_bytes(stream, len);
+			stream->pending_data = data;
+			stream->pending_len = len;
+			stream->pending = true;
+			return;
+		}
+		else if (event == ARCHIVE_MEMBER_END)
+		{
+			stream->in_member = false;
+			stream->pending_data = NULL;
+			stream->input_done = true;
+			stream->pending = true;
+			return;
+		}
+	}
+}
+
+/* After a member: a reader for the next one, whose header is checked. */
+static void
+next_member(RecordStream *stream)
+{
+	wait_for_parse(stream);
+	if (stream->member_cxt)
+		MemoryContextDelete(stream->member_cxt);
+	stream->member_cxt = AllocSetContextCreate(stream->page_cxt, "csv_export_fdw member",
+											   ALLOCSET_DEFAULT_SIZES);
+	start_reader(stream);
+}
+
+/*
  * Read the next chunk of the current page, to be parsed by parse_pending().
  * A request that fails after part of its body may start over while no data
  * record has been handed out (a page after the first cannot: rows came of
@@ -719,32 +965,28 @@ next_page(RecordStream *stream)
 static void
 fetch_chunk(RecordStream *stream)
 {
-	bool		restart_allowed = (stream->page == 1 && stream->records_out == 0);
+	const char *data;
+	size_t		len;
 
 	stream->line = 0;
 	fetch_pages_ahead(stream);
-	switch (http_transfer_read(stream->transfer, restart_allowed,
-							   &stream->pending_data, &stream->pending_len))
+	if (stream->archive)
+	{
+		fetch_member_chunk(stream);
+		return;
+	}
+	switch (read_transfer(stream, &data, &len))
 	{
 		case HTTP_READ_DATA:
-			if (stream->body_hash &&
-				pg_cryptohash_update(stream->body_hash, (const uint8 *) stream->pending_data,
-									 stream->pending_len) < 0)
-				elog(ERROR, "could not hash the export");
+			stream->pending_data = data;
+			stream->pending_len = len;
 			break;
 		case HTTP_READ_END:
 			stream->pending_data = NULL;
 			stream->input_done = true;
 			break;
-		case HTTP_READ_RESTARTED:
-			/* the body comes again from its start */
-			if (stream->body_hash && pg_cryptohash_init(stream->body_hash) < 0)
-				elog(ERROR, "could not hash the export");
-			start_reader(stream);
-			return;
-		case HTTP_READ_FORBIDDEN:
-			renew_file_url(stream);
-			return;
+		default:
+			return;				/* started over: nothing pending */
 	}
 	stream->pending = true;
 }
@@ -844,6 +1086,8 @@ read_record(RecordStream *stream, CsvRecord *record, bool *is_header)
 			parse_pending(stream);
 		else if (!stream->input_done)
 			fetch_chunk(stream);
+		else if (stream->archive && !stream->archive_done)
+			next_member(stream);
 		else if (!next_page(stream))
 			return false;
 	}
@@ -897,6 +1141,7 @@ record_stream_add_stats(const RecordStream *stream, ExportStats *stats)
 	ListCell   *lc;
 
 	stats->pages += stream->page;
+	stats->members += stream->members;
 	stats->requests += stream->requests_done + http_transfer_requests(stream->transfer);
 	foreach(lc, stream->ahead)
 		stats->requests += http_transfer_requests(((FetchedPage *) lfirst(lc))->transfer);
@@ -908,6 +1153,13 @@ record_stream_add_stats(const RecordStream *stream, ExportStats *stats)
 				sizeof(stats->compression));
 	else if (stream->compression[0])
 		strlcpy(stats->compression, stream->compression, sizeof(stats->compression));
+}
+
+/* The archive member being read, or NULL. */
+const char *
+record_stream_member(const RecordStream *stream)
+{
+	return stream->archive ? stream->member : NULL;
 }
 
 /* The page being read (1-based), and its URL, redacted. */

@@ -26,10 +26,12 @@ typedef struct ExportStats
 	uint64		bytes;			/* received */
 	uint64		bytes_decoded;	/* after Content-Encoding and compression */
 	char		compression[32];	/* what the body was decoded from; "" before */
+	int			members;		/* of archives, read */
 } ExportStats;
 
 extern void record_stream_add_stats(const RecordStream *stream, ExportStats *stats);
 extern int	record_stream_page(const RecordStream *stream, const char **display_url);
+extern const char *record_stream_member(const RecordStream *stream);
 extern void record_stream_close(RecordStream *stream);
 
 #endif							/* CSV_EXPORT_RECORD_STREAM_H */

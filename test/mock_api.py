@@ -75,10 +75,17 @@ drops its last K bytes; chunk=K sends it K bytes at a time.
   /long_location?size=N       a 302 whose Location is N bytes long
   /flaky_count?case=C         how many requests case C of /flaky got (GET or POST)
   /wide?columns=N             a CSV of one row whose header is c1 ... cN
-  /manifest?files=N&rows=R&host=H&case=C&expire=I&relative=1&pack=P
+  /manifest?files=N&rows=R&host=H&case=C&expire=I&relative=1&pack=P&flaky=I
                               a JSON manifest of N pre-signed file URLs on host H
                               (see manifest()); POST /jobs?manifest=N&host=H&expire=I
                               ends in one
+  /archive?kind=K&members=A,B&rows=R&other_header=1&cut=N&cut_half=1&chunk=C
+                              an archive (zip, zip_descriptor: written as a stream,
+                              sizes after the data; zip_stored_descriptor; tar;
+                              tar.gz) whose .csv members are parts of the user
+                              export (R rows each; with other_header the second
+                              has its columns reversed) and whose other members
+                              are text
   /signed?part=I&rows=R&sig=S part I of the export (403 if expired; 400 if sent
                               credentials)
   /deep_json?depth=N          a CSV (id,doc) whose doc is N '[' characters
@@ -116,8 +123,10 @@ import ssl
 import struct
 import subprocess
 import sys
+import tarfile
 import threading
 import time
+import zipfile
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -246,6 +255,43 @@ def packed(body, how):
                               check=True).stdout
     raise ValueError(how)
 
+
+class _Unseekable(io.RawIOBase):
+    """Where zipfile writes as to a pipe: sizes and CRCs in data descriptors."""
+    def __init__(self):
+        super().__init__()
+        self.data = bytearray()
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        self.data += b
+        return len(b)
+
+
+def archive_bytes(kind, files):
+    """files (name, bytes) as a zip or tar archive of that kind."""
+    if kind.startswith("zip"):
+        method = zipfile.ZIP_STORED if "stored" in kind else zipfile.ZIP_DEFLATED
+        out = _Unseekable() if "descriptor" in kind else io.BytesIO()
+        with zipfile.ZipFile(out, "w", method) as z:
+            for name, data in files:
+                if "descriptor" in kind:
+                    with z.open(name, "w") as f:
+                        f.write(data)
+                else:
+                    z.writestr(name, data)
+        return bytes(out.data) if "descriptor" in kind else out.getvalue()
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, data in files:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), 1735689600
+            t.addfile(info, io.BytesIO(data))
+    body = out.getvalue()
+    return gzip.compress(body, mtime=0) if kind == "tar.gz" else body
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "mock-export-api/1.0"
@@ -359,7 +405,9 @@ class Handler(BaseHTTPRequestHandler):
             "/paged": self.paged,
             "/export/csv": self.send_export,
             "/manifest": self.manifest,
+            "/archive": self.archive,
             "/signed": self.signed,
+            "/signed_once_503": self.signed_once_503,
             "/headers": self.echo_headers,
             "/flaky": self.flaky,
             "/slow": self.slow,
@@ -728,11 +776,28 @@ class Handler(BaseHTTPRequestHandler):
                          + (f"&pack={p['pack']}" if p.get("pack") else ""),
                   "part": i}
                  for i in range(1, int(p.get("files", 3)) + 1)]
+        if p.get("flaky"):  # that file fails once (503) before it is served
+            f = files[int(p["flaky"]) - 1]
+            f["url"] = f["url"].replace("/signed?", f"/signed_once_503?case={case}-{reads}&")
         if p.get("relative"):
             for f in files:
                 f["url"] = f["url"][f["url"].index("/signed"):]
         body = __import__("json").dumps({"status": "done", "files": files}).encode()
         self.send_body(200, body, "application/json")
+
+    def signed_once_503(self):
+        """/signed, but the first request of each case gets a 503."""
+        case = self.params().get("case", "")
+        with self.server.lock:
+            first = case not in self.server.manifest_reads
+            self.server.manifest_reads[case] = 1
+        if first:
+            self.send_response(503)
+            self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.signed()
 
     def signed(self):
         """Part I of the export (rows=R each: rows R*(I-1)+1 to R*I) behind a
@@ -755,6 +820,32 @@ class Handler(BaseHTTPRequestHandler):
             self.send_packed(body)
         else:
             self.send_body(200, body)
+
+    def archive(self):
+        """An archive of parts of the user export (see the list above)."""
+        p = self.params()
+        rows = int(p.get("rows", 3))
+        files = []
+        i = 0
+        for name in p.get("members", "part1.csv,part2.csv").split(","):
+            if not name.endswith(".csv"):
+                files.append((name, b"not a csv file\n"))
+                continue
+            i += 1
+            whole = list(reordered(export_rows(rows * i, 1, 1), {}, 1))
+            header = HEADER[::-1] if p.get("other_header") and i == 2 else HEADER
+            part = [row[::-1] if header is not HEADER else row for row in whole[-rows:]]
+            files.append((name, csv_text([header] + part)))
+        body = archive_bytes(p.get("kind", "zip"), files)
+        body = body[:len(body) // 2 if p.get("cut_half") else len(body) - int(p.get("cut", 0))]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        size = int(p.get("chunk", 0)) or len(body) or 1
+        for start in range(0, len(body), size):
+            self.wfile.write(body[start:start + size])
+            self.wfile.flush()
 
     def echo_headers(self):
         rows = [["name", "value"]] + [[k.lower(), v] for k, v in self.headers.items()]
@@ -859,7 +950,7 @@ def main():
 
 
 SHARED_STATE = ("daemon_threads", "rows", "verbose", "lock", "flaky_counts", "jobs",
-                "job_numbers", "repetitive")
+                "manifest_reads", "job_numbers", "repetitive")
 
 
 def start_plain_server(host, port, first):

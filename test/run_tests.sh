@@ -56,6 +56,16 @@ gcc -Wall -Wextra -Werror -g -fsanitize=address,undefined -fno-sanitize-recover=
 "$WORK_DIR/decoder_test" | tee "$WORK_DIR/decoder_test.out" || true
 add_counts "$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$WORK_DIR/decoder_test.out" || echo '0 passed, 1 failed')"
 
+log "archive unit tests (outside the server, with ASan and UBSan)"
+gcc -Wall -Wextra -Werror -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-o "$WORK_DIR/archive_test" "$PROJECT_DIR/test/archive_test.c" \
+	"$PROJECT_DIR/src/archive.c" -lz
+mkdir -p "$WORK_DIR/archives"
+# shellcheck disable=SC2046  # the archives and what they hold, as arguments
+"$WORK_DIR/archive_test" $(python3 "$PROJECT_DIR/test/make_archives.py" "$WORK_DIR/archives") \
+	| tee "$WORK_DIR/archive_test.out" || true
+add_counts "$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$WORK_DIR/archive_test.out" || echo '0 passed, 1 failed')"
+
 log "the parsing thread and the CSV reader (outside the server, with ThreadSanitizer)"
 gcc -Wall -Wextra -Werror -g -O1 -fsanitize=thread -pthread \
 	-o "$WORK_DIR/csv_reader_thread_test" "$PROJECT_DIR/test/csv_reader_thread_test.c" \
