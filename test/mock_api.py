@@ -316,14 +316,18 @@ class Handler(BaseHTTPRequestHandler):
         p = self.params()
         body = packed(body, p["pack"])
         body = body[:len(body) - int(p.get("cut", 0))]
+        self.send_octets(body, "gzip" if p.get("content_encoding") else None)
+
+    def send_octets(self, body, encoding=None):
+        """body as a file (application/octet-stream), chunk=K bytes at a time."""
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
-        if p.get("content_encoding"):
-            self.send_header("Content-Encoding", "gzip")
+        if encoding:
+            self.send_header("Content-Encoding", encoding)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        size = int(p.get("chunk", 0)) or len(body) or 1
+        size = int(self.params().get("chunk", 0)) or len(body) or 1
         for start in range(0, len(body), size):
             self.wfile.write(body[start:start + size])
             self.wfile.flush()
@@ -837,15 +841,8 @@ class Handler(BaseHTTPRequestHandler):
             part = [row[::-1] if header is not HEADER else row for row in whole[-rows:]]
             files.append((name, csv_text([header] + part)))
         body = archive_bytes(p.get("kind", "zip"), files)
-        body = body[:len(body) // 2 if p.get("cut_half") else len(body) - int(p.get("cut", 0))]
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        size = int(p.get("chunk", 0)) or len(body) or 1
-        for start in range(0, len(body), size):
-            self.wfile.write(body[start:start + size])
-            self.wfile.flush()
+        self.send_octets(body[:len(body) // 2 if p.get("cut_half")
+                              else len(body) - int(p.get("cut", 0))])
 
     def echo_headers(self):
         rows = [["name", "value"]] + [[k.lower(), v] for k, v in self.headers.items()]
