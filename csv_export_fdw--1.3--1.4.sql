@@ -191,6 +191,7 @@ CREATE FUNCTION csv_export._apply_drift(run_id bigint, source regclass, target r
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
+  found   jsonb;
   drift   record;
   missing text[] := '{}';
   names   text;
@@ -207,14 +208,17 @@ BEGIN
     END IF;
   END LOOP;
 
+  -- one request for the export's header and sample, used twice below
+  SELECT coalesce(jsonb_agg(d), '[]') INTO found FROM csv_export._export_drift(source) d;
   SELECT string_agg(quote_ident(d.column_name), ', ') INTO names
-    FROM csv_export._export_drift(source) d WHERE d.kind = 'new';
+    FROM jsonb_to_recordset(found) d(kind text, column_name text) WHERE d.kind = 'new';
   IF names IS NOT NULL AND on_new_columns = 'fail' THEN
     PERFORM csv_export._raise('55000', format('export of %s has new columns: %s', source, names),
       detail => 'on_new_columns is ''fail''.',
       hint => 'Sync with on_new_columns => ''add'' to add them to the foreign table and the target, or ''ignore''.');
   END IF;
-  FOR drift IN SELECT * FROM csv_export._export_drift(source) LOOP
+  FOR drift IN SELECT * FROM jsonb_to_recordset(found)
+                 d(kind text, column_name text, header_name text, column_type text) LOOP
     IF drift.kind = 'new' AND on_new_columns = 'add' THEN
       IF dry_run THEN
         PERFORM csv_export._report(format('dry run: column %I (%s) would be added',
