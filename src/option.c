@@ -326,13 +326,30 @@ parse_integer_option(const IntegerOption *opt, const char *value)
 
 /* value must be first or second, spelled exactly so */
 static void
+check_one_of(const char *name, const char *value, const char *const *valid, int nvalid)
+{
+	StringInfoData list;
+	int			i;
+
+	for (i = 0; i < nvalid; i++)
+		if (strcmp(value, valid[i]) == 0)
+			return;
+	initStringInfo(&list);
+	for (i = 0; i < nvalid; i++)
+		appendStringInfo(&list, "%s\"%s\"", i == 0 ? "" : i == nvalid - 1 ? " and " : ", ",
+						 valid[i]);
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+			 errhint("Valid values are %s.", list.data)));
+}
+
+static void
 check_either(const char *name, const char *value, const char *first, const char *second)
 {
-	if (strcmp(value, first) != 0 && strcmp(value, second) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
-				 errhint("Valid values are \"%s\" and \"%s\".", first, second)));
+	const char *const valid[] = {first, second};
+
+	check_one_of(name, value, valid, 2);
 }
 
 static void
@@ -469,26 +486,17 @@ pagination_mode(const char *value)
 static Compression
 compression_option(const char *value, bool *is_auto)
 {
-	static const struct
-	{
-		const char *name;
-		Compression compression;
-	}			values[] = {
-		{"auto", COMPRESSION_NONE}, {"none", COMPRESSION_NONE}, {"gzip", COMPRESSION_GZIP},
-		{"zstd", COMPRESSION_ZSTD}, {"bzip2", COMPRESSION_BZIP2}, {"xz", COMPRESSION_XZ},
-	};
-	size_t		i;
+	static const char *const valid[] = {"auto", "none", "gzip", "zstd", "bzip2", "xz"};
+	Compression compression;
 
+	check_one_of("compression", value, valid, lengthof(valid));
 	if (is_auto)
 		*is_auto = strcmp(value, "auto") == 0;
-	for (i = 0; i < lengthof(values); i++)
-		if (strcmp(value, values[i].name) == 0)
-			return values[i].compression;
-	ereport(ERROR,
-			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-			 errmsg("invalid value for option \"compression\": \"%s\"", value),
-			 errhint("Valid values are \"auto\", \"none\", \"gzip\", \"zstd\", \"bzip2\" and \"xz\".")));
-	return COMPRESSION_NONE;	/* keep the compiler quiet */
+	/* the names are decoder.c's */
+	for (compression = COMPRESSION_GZIP; compression <= COMPRESSION_XZ; compression++)
+		if (strcmp(value, compression_name(compression)) == 0)
+			return compression;
+	return COMPRESSION_NONE;
 }
 
 static void
@@ -534,13 +542,12 @@ check_option_value(DefElem *def)
 		(void) compression_option(value, NULL);
 	else if (strcmp(name, "manifest") == 0)
 		(void) DirectFunctionCall1(jsonpath_in, CStringGetDatum(value));	/* a JSON path */
-	else if (strcmp(name, "source") == 0 && strcmp(value, "url") != 0 &&
-			 strcmp(value, "line") != 0 && strcmp(value, "page") != 0 &&
-			 strcmp(value, "member") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"source\": \"%s\"", value),
-				 errhint("Valid values are \"url\", \"line\", \"page\" and \"member\".")));
+	else if (strcmp(name, "source") == 0)
+	{
+		static const char *const sources[] = {"url", "line", "page", "member"};
+
+		check_one_of(name, value, sources, lengthof(sources));
+	}
 	else if (strcmp(name, "header_match") == 0)
 		check_either(name, value, "exact", "case_insensitive");
 	else if (strcmp(name, "bearer_token") == 0 || strcmp(name, "username") == 0 ||
