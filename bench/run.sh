@@ -22,7 +22,7 @@
 #   gzip, peak memory at 4N and 16N rows
 #
 # Each figure is the minimum of BENCH_RUNS runs, ours and its peer taking
-# turns.  The cluster has shared_buffers = 1GB, so that a target's index
+# turns, and a sync case at N rows taking turns with the same case at 4N.  The cluster has shared_buffers = 1GB, so that a target's index
 # of 4N random keys stays in memory for every side alike, and every timed
 # statement starts right after a CHECKPOINT.
 set -euo pipefail
@@ -123,21 +123,16 @@ time_statement() {
 	python3 -c "print($ms / 1000)"
 }
 
-# the fastest of RUNS runs of each statement, in seconds, one per line.  The
-# statements take turns, so that ours and its peer see the same machine
-# (this one's speed drifts by 20% over minutes).  $1 runs before each.
+# the fastest of RUNS runs of each statement, in seconds, one per line: the
+# statements take turns (see best_of_turns); $1 runs before each.
 best_of_each() {
-	local setup=$1 i j
+	local setup=$1 statement
+	local -a pairs=()
 	shift
-	local -a best=()
-	for i in $(seq 1 "$RUNS"); do
-		for j in $(seq 1 $#); do
-			best[j]=$(python3 -c "print(min(x for x in [$(time_statement "${!j}" "$setup")${best[j]:+, ${best[j]}}]))")
-		done
+	for statement in "$@"; do
+		pairs+=("$setup" "$statement")
 	done
-	for j in $(seq 1 $#); do
-		python3 -c "print(f'{${best[j]}:.3f}')"
-	done
+	best_of_turns "${pairs[@]}"
 }
 
 best_of_command() {
@@ -176,35 +171,62 @@ scan_case() {	# scan_case SHAPE
 	fi
 }
 
+# the fastest of RUNS runs of each statement, in seconds, one per line; the
+# arguments are pairs SETUP STATEMENT, SETUP running untimed before its
+# statement.  The statements take turns, so that ours and its peer, and a
+# case at N rows and the same case at 4N, see the same machine (this one's
+# speed drifts by 20% over minutes): the drift cancels out of the ratios.
+best_of_turns() {
+	local i j
+	local -a best=() pairs=("$@")
+	for i in $(seq 1 "$RUNS"); do
+		for ((j = 0; j < ${#pairs[@]}; j += 2)); do
+			best[j]=$(python3 -c "print(min(x for x in [$(time_statement "${pairs[j + 1]}" "${pairs[j]}")${best[j]:+, ${best[j]}}]))")
+		done
+	done
+	for ((j = 0; j < ${#pairs[@]}; j += 2)); do
+		python3 -c "print(f'{${best[j]}:.3f}')"
+	done
+}
+
 sync_rows=()
 scaling_rows=()
 declare -A sync_time peer_time
-sync_case() {	# sync_case ORDER SIZE: the three sync cases at one size
-	local order=$1 size=$2 export="sync_${order}_$2" ours peer copy
-	log "sync, $order keys, $size"
-	{ read -r ours; read -r copy; read -r peer; } < <(best_of_each "$EMPTY" \
-		"CALL csv_export.sync('ours_$export', 'users')" \
-		"COPY copy_target FROM PROGRAM 'curl -sS $BASE/$export.csv' (FORMAT csv, HEADER)" \
-		"INSERT INTO users SELECT * FROM peer_$export ON CONFLICT (id) DO UPDATE SET $SET_ALL")
-	sync_time[$order,$size,empty]=$ours
-	peer_time[$order,$size,empty]=$copy
-	if [ "$size" = 4n ]; then
-		sync_rows+=("$(row "into an empty table, $order keys" "$ours" "COPY FROM PROGRAM curl (same table)" "$copy")")
-		sync_rows+=("$(row "into an empty table, $order keys" "$ours" "INSERT ... ON CONFLICT over file_fdw" "$peer")")
-	fi
-	{ read -r ours; read -r peer; } < <(best_of_each "$(reload "$export")" \
-		"CALL csv_export.sync('ours_${export}_changed', 'users')" \
-		"INSERT INTO users SELECT * FROM peer_${export}_changed ON CONFLICT (id) DO UPDATE SET $SET_ALL")
-	sync_time[$order,$size,changed]=$ours
-	peer_time[$order,$size,changed]=$peer
-	[ "$size" = 4n ] && sync_rows+=("$(row "every row changed, $order keys" "$ours" "INSERT ... ON CONFLICT over file_fdw" "$peer")")
-	{ read -r ours; read -r peer; } < <(best_of_each "$(reload "$export")" \
-		"CALL csv_export.sync('ours_$export', 'users')" \
-		"INSERT INTO users SELECT * FROM peer_$export ON CONFLICT (id) DO UPDATE SET $SET_ALL WHERE $CHANGED")
-	sync_time[$order,$size,same]=$ours
-	peer_time[$order,$size,same]=$peer
-	[ "$size" = 4n ] && sync_rows+=("$(row "nothing changed, $order keys" "$ours" "the same, WHERE ... IS DISTINCT FROM" "$peer")")
-	return 0
+sync_case() {	# sync_case ORDER: the three sync cases at N and 4N rows
+	local order=$1 n="sync_${order}_n" big="sync_${order}_4n" case size
+	local -a t=()
+	log "sync, $order keys, into an empty table"
+	mapfile -t t < <(best_of_turns \
+		"$EMPTY" "CALL csv_export.sync('ours_$n', 'users')" \
+		"$EMPTY" "COPY copy_target FROM PROGRAM 'curl -sS $BASE/$n.csv' (FORMAT csv, HEADER)" \
+		"$EMPTY" "CALL csv_export.sync('ours_$big', 'users')" \
+		"$EMPTY" "COPY copy_target FROM PROGRAM 'curl -sS $BASE/$big.csv' (FORMAT csv, HEADER)" \
+		"$EMPTY" "INSERT INTO users SELECT * FROM peer_$big ON CONFLICT (id) DO UPDATE SET $SET_ALL")
+	sync_time[$order,n,empty]=${t[0]} peer_time[$order,n,empty]=${t[1]}
+	sync_time[$order,4n,empty]=${t[2]} peer_time[$order,4n,empty]=${t[3]}
+	sync_rows+=("$(row "into an empty table, $order keys" "${t[2]}" "COPY FROM PROGRAM curl (same table)" "${t[3]}")")
+	sync_rows+=("$(row "into an empty table, $order keys" "${t[2]}" "INSERT ... ON CONFLICT over file_fdw" "${t[4]}")")
+	log "sync, $order keys, every row changed"
+	mapfile -t t < <(best_of_turns \
+		"$(reload "$n")" "CALL csv_export.sync('ours_${n}_changed', 'users')" \
+		"$(reload "$n")" "INSERT INTO users SELECT * FROM peer_${n}_changed ON CONFLICT (id) DO UPDATE SET $SET_ALL" \
+		"$(reload "$big")" "CALL csv_export.sync('ours_${big}_changed', 'users')" \
+		"$(reload "$big")" "INSERT INTO users SELECT * FROM peer_${big}_changed ON CONFLICT (id) DO UPDATE SET $SET_ALL")
+	sync_time[$order,n,changed]=${t[0]} peer_time[$order,n,changed]=${t[1]}
+	sync_time[$order,4n,changed]=${t[2]} peer_time[$order,4n,changed]=${t[3]}
+	sync_rows+=("$(row "every row changed, $order keys" "${t[2]}" "INSERT ... ON CONFLICT over file_fdw" "${t[3]}")")
+	log "sync, $order keys, nothing changed"
+	mapfile -t t < <(best_of_turns \
+		"$(reload "$n")" "CALL csv_export.sync('ours_$n', 'users')" \
+		"$(reload "$n")" "INSERT INTO users SELECT * FROM peer_$n ON CONFLICT (id) DO UPDATE SET $SET_ALL WHERE $CHANGED" \
+		"$(reload "$big")" "CALL csv_export.sync('ours_$big', 'users')" \
+		"$(reload "$big")" "INSERT INTO users SELECT * FROM peer_$big ON CONFLICT (id) DO UPDATE SET $SET_ALL WHERE $CHANGED")
+	sync_time[$order,n,same]=${t[0]} peer_time[$order,n,same]=${t[1]}
+	sync_time[$order,4n,same]=${t[2]} peer_time[$order,4n,same]=${t[3]}
+	sync_rows+=("$(row "nothing changed, $order keys" "${t[2]}" "the same, WHERE ... IS DISTINCT FROM" "${t[3]}")")
+	for case in empty changed same; do
+		scaling_rows+=("| $case, $order keys | ${sync_time[$order,n,$case]} | ${sync_time[$order,4n,$case]} | $(ratio "${sync_time[$order,4n,$case]}" "${sync_time[$order,n,$case]}") | $(ratio "${peer_time[$order,4n,$case]}" "${peer_time[$order,n,$case]}") |")
+	done
 }
 
 if [ -z "$SYNCS_ONLY" ]; then
@@ -212,11 +234,7 @@ if [ -z "$SYNCS_ONLY" ]; then
 	scan_case seed
 fi
 for order in random ascending; do
-	sync_case "$order" n
-	sync_case "$order" 4n
-	for case in empty changed same; do
-		scaling_rows+=("| $case, $order keys | ${sync_time[$order,n,$case]} | ${sync_time[$order,4n,$case]} | $(ratio "${sync_time[$order,4n,$case]}" "${sync_time[$order,n,$case]}") | $(ratio "${peer_time[$order,4n,$case]}" "${peer_time[$order,n,$case]}") |")
-	done
+	sync_case "$order"
 done
 
 # what an unchanged sync wrote: row versions, dead tuples, row locks (xmax);
