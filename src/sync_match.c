@@ -81,18 +81,30 @@ typedef struct KeyColumn
 } KeyColumn;
 
 /*
+ * A slot of the target map: the tid of the row version the statement sees,
+ * under the hash of its key.  Hash, tid and mark share one slot (16 bytes)
+ * so that a probe of a map larger than the CPU's caches misses them once,
+ * not once for each of three arrays.
+ */
+typedef struct MapSlot
+{
+	uint64		hash;			/* first: a slot begins as a set's does */
+	ItemPointerData tid;
+	bool		found;			/* an export row had this key (see
+								 * remember_found_key) */
+} MapSlot;
+
+/*
  * 64-bit key hashes, open addressing, 0 marking an empty slot, growing
  * within maintenance_work_mem.  Two uses: the export's keys seen so far (a
- * set, without tids), and the target's rows read in one pass when that
- * costs less than looking keys up in its index (see read_target_map): the
- * tid of the row version the statement sees, under the hash of its key.
+ * set: a slot is the hash alone), and the target's rows read in one pass
+ * when that costs less than looking keys up in its index (see
+ * read_target_map): a slot is a MapSlot.
  */
 typedef struct KeyHashTable
 {
-	uint64	   *hashes;
-	ItemPointerData *tids;		/* with_tids only */
-	uint64	   *visited;		/* a bit a slot; once a target map is read */
-	bool		with_tids;
+	char	   *slots;
+	Size		slot_size;		/* sizeof(uint64) or sizeof(MapSlot) */
 	uint64		capacity;		/* a power of two */
 	uint64		used;
 } KeyHashTable;
@@ -176,39 +188,47 @@ static int64 rows_matched = 0;
 static dlist_head live_matches = DLIST_STATIC_INIT(live_matches);
 
 static KeyHashTable *
-key_table_create(bool with_tids)
+key_table_create(bool is_map)
 {
 	KeyHashTable *table = palloc0(sizeof(KeyHashTable));
 
-	table->with_tids = with_tids;
+	table->slot_size = is_map ? sizeof(MapSlot) : sizeof(uint64);
 	return table;
 }
 
 static void
 key_table_free(KeyHashTable *table)
 {
-	if (table->hashes)
-		pfree(table->hashes);
-	if (table->tids)
-		pfree(table->tids);
-	if (table->visited)
-		pfree(table->visited);
+	if (table->slots)
+		pfree(table->slots);
 	pfree(table);
 }
 
-/* hash (with tid) in the first empty slot from its own; room is there */
-static void
-key_table_store(KeyHashTable *table, uint64 hash, const ItemPointerData *tid)
+/* the hash in slot i, 0 if it is empty */
+static inline uint64
+slot_hash(const KeyHashTable *table, uint64 i)
+{
+	return *(const uint64 *) (table->slots + i * table->slot_size);
+}
+
+static inline MapSlot *
+map_slot(const KeyHashTable *table, uint64 i)
+{
+	Assert(table->slot_size == sizeof(MapSlot));
+	return (MapSlot *) (table->slots + i * sizeof(MapSlot));
+}
+
+/* the first empty slot from the hash's own, now counted as used; room is there */
+static uint64
+key_table_place(KeyHashTable *table, uint64 hash)
 {
 	uint64		mask = table->capacity - 1;
 	uint64		i;
 
-	for (i = hash & mask; table->hashes[i] != 0; i = (i + 1) & mask)
+	for (i = hash & mask; slot_hash(table, i) != 0; i = (i + 1) & mask)
 		;
-	table->hashes[i] = hash;
-	if (table->with_tids)
-		table->tids[i] = *tid;
 	table->used++;
+	return i;
 }
 
 /*
@@ -218,31 +238,25 @@ key_table_store(KeyHashTable *table, uint64 hash, const ItemPointerData *tid)
 static bool
 key_table_reserve(KeyHashTable *table)
 {
-	KeyHashTable old;
+	KeyHashTable old = *table;
 	uint64		new_capacity = table->capacity ? table->capacity * 2 : 1024;
-	Size		slot_size = sizeof(uint64) + (table->with_tids ? sizeof(ItemPointerData) : 0);
-	MemoryContext context;
+	Size		size = new_capacity * table->slot_size;
 	uint64		i;
 
 	if (table->used * 2 < table->capacity)
 		return true;
-	if (new_capacity * slot_size > (uint64) maintenance_work_mem * 1024)
+	if (size > (uint64) maintenance_work_mem * 1024)
 		return false;
-	context = GetMemoryChunkContext(table);
-	old = *table;
-	table->hashes = MemoryContextAllocHuge(context, new_capacity * sizeof(uint64));
-	memset(table->hashes, 0, new_capacity * sizeof(uint64));
-	if (table->with_tids)
-		table->tids = MemoryContextAllocHuge(context, new_capacity * sizeof(ItemPointerData));
+	table->slots = MemoryContextAllocHuge(GetMemoryChunkContext(table), size);
+	memset(table->slots, 0, size);
 	table->capacity = new_capacity;
 	table->used = 0;
 	for (i = 0; i < old.capacity; i++)
-		if (old.hashes[i] != 0)
-			key_table_store(table, old.hashes[i], old.with_tids ? &old.tids[i] : NULL);
-	if (old.hashes)
-		pfree(old.hashes);
-	if (old.tids)
-		pfree(old.tids);
+		if (slot_hash(&old, i) != 0)
+			memcpy(table->slots + key_table_place(table, slot_hash(&old, i)) * table->slot_size,
+				   old.slots + i * old.slot_size, old.slot_size);
+	if (old.slots)
+		pfree(old.slots);
 	return true;
 }
 
@@ -673,10 +687,10 @@ seen_add(KeyHashTable *seen, uint64 hash, bool *full)
 	if (*full)
 		return true;
 	mask = seen->capacity - 1;
-	for (i = hash & mask; seen->hashes[i] != 0; i = (i + 1) & mask)
-		if (seen->hashes[i] == hash)
+	for (i = hash & mask; slot_hash(seen, i) != 0; i = (i + 1) & mask)
+		if (slot_hash(seen, i) == hash)
 			return false;
-	seen->hashes[i] = hash;
+	*(uint64 *) (seen->slots + i * seen->slot_size) = hash;
 	seen->used++;
 	return true;
 }
@@ -798,20 +812,19 @@ remember_key(SyncMatch *match)
 static void
 remember_found_key(SyncMatch *match)
 {
-	KeyHashTable *map = match->target_map;
-	uint64		word = match->found_slot / 64;
-	uint64		bit = UINT64CONST(1) << (match->found_slot % 64);
+	MapSlot    *slot;
 
 	if (match->remember_new_keys)
 		return;
-	if (!map)
+	if (!match->target_map)
 	{
 		remember_key(match);
 		return;
 	}
-	if (map->visited[word] & bit)
+	slot = map_slot(match->target_map, match->found_slot);
+	if (slot->found)
 		raise_repeated_key();
-	map->visited[word] |= bit;
+	slot->found = true;
 }
 
 /*
@@ -825,24 +838,19 @@ mark_seen_keys_in_map(SyncMatch *match)
 	KeyHashTable *map = match->target_map;
 	uint64		mask = map->capacity - 1;
 	uint64		j;
-	Size		visited_size = Max(map->capacity / 64, 1) * sizeof(uint64);
 
-	if (match->remember_new_keys)
-		return;
-	map->visited = MemoryContextAllocHuge(GetMemoryChunkContext(map), visited_size);
-	memset(map->visited, 0, visited_size);
-	if (!match->seen)
+	if (match->remember_new_keys || !match->seen)
 		return;
 	for (j = 0; j < match->seen->capacity; j++)
 	{
-		uint64		hash = match->seen->hashes[j];
+		uint64		hash = slot_hash(match->seen, j);
 		uint64		i;
 
 		if (hash == 0)
 			continue;
-		for (i = hash & mask; map->hashes[i] != 0; i = (i + 1) & mask)
-			if (map->hashes[i] == hash)
-				map->visited[i / 64] |= UINT64CONST(1) << (i % 64);
+		for (i = hash & mask; slot_hash(map, i) != 0; i = (i + 1) & mask)
+			if (slot_hash(map, i) == hash)
+				map_slot(map, i)->found = true;
 	}
 	key_table_free(match->seen);
 	match->seen = NULL;
@@ -1076,7 +1084,12 @@ read_target_map(SyncMatch *match)
 		MemoryContextReset(row_context);
 		fits = key_table_reserve(map);
 		if (fits)
-			key_table_store(map, hash, &match->found->tts_tid);
+		{
+			MapSlot    *slot = map_slot(map, key_table_place(map, hash));
+
+			slot->hash = hash;
+			slot->tid = match->found->tts_tid;
+		}
 	}
 	table_endscan(scan);
 	ExecClearTuple(match->found);
@@ -1133,9 +1146,9 @@ find_in_target_map(SyncMatch *match)
 		return false;
 	hash = key_hash(match);
 	mask = map->capacity - 1;
-	for (i = hash & mask; map->hashes[i] != 0; i = (i + 1) & mask)
-		if (map->hashes[i] == hash &&
-			table_tuple_fetch_row_version(match->target, &map->tids[i],
+	for (i = hash & mask; slot_hash(map, i) != 0; i = (i + 1) & mask)
+		if (slot_hash(map, i) == hash &&
+			table_tuple_fetch_row_version(match->target, &map_slot(map, i)->tid,
 										  match->snapshot, match->found) &&
 			found_has_export_key(match))
 		{
