@@ -192,8 +192,26 @@ best_of_turns() {
 sync_rows=()
 scaling_rows=()
 declare -A sync_time peer_time
+# CASE of the sync onto the previous version of the export (reloaded into
+# the target) at N and 4N rows, ours and the upsert over file_fdw (its
+# statement ending in UPSERT_TAIL)
+sync_onto_previous() {	# ORDER CASE EXPORT_SUFFIX UPSERT_TAIL DESCRIPTION PEER
+	local order=$1 case=$2 suffix=$3 tail=$4 description=$5 peer=$6 size previous
+	local -a t=() pairs=()
+	log "sync, $order keys, $description"
+	for size in n 4n; do
+		previous=$(reload "sync_${order}_$size")
+		pairs+=("$previous" "CALL csv_export.sync('ours_sync_${order}_$size$suffix', 'users')"
+			"$previous" "INSERT INTO users SELECT * FROM peer_sync_${order}_$size$suffix ON CONFLICT (id) DO UPDATE SET $SET_ALL$tail")
+	done
+	mapfile -t t < <(best_of_turns "${pairs[@]}")
+	sync_time[$order,n,$case]=${t[0]} peer_time[$order,n,$case]=${t[1]}
+	sync_time[$order,4n,$case]=${t[2]} peer_time[$order,4n,$case]=${t[3]}
+	sync_rows+=("$(row "$description, $order keys" "${t[2]}" "$peer" "${t[3]}")")
+}
+
 sync_case() {	# sync_case ORDER: the three sync cases at N and 4N rows
-	local order=$1 n="sync_${order}_n" big="sync_${order}_4n" case size
+	local order=$1 n="sync_${order}_n" big="sync_${order}_4n" case
 	local -a t=()
 	log "sync, $order keys, into an empty table"
 	mapfile -t t < <(best_of_turns \
@@ -206,24 +224,10 @@ sync_case() {	# sync_case ORDER: the three sync cases at N and 4N rows
 	sync_time[$order,4n,empty]=${t[2]} peer_time[$order,4n,empty]=${t[3]}
 	sync_rows+=("$(row "into an empty table, $order keys" "${t[2]}" "COPY FROM PROGRAM curl (same table)" "${t[3]}")")
 	sync_rows+=("$(row "into an empty table, $order keys" "${t[2]}" "INSERT ... ON CONFLICT over file_fdw" "${t[4]}")")
-	log "sync, $order keys, every row changed"
-	mapfile -t t < <(best_of_turns \
-		"$(reload "$n")" "CALL csv_export.sync('ours_${n}_changed', 'users')" \
-		"$(reload "$n")" "INSERT INTO users SELECT * FROM peer_${n}_changed ON CONFLICT (id) DO UPDATE SET $SET_ALL" \
-		"$(reload "$big")" "CALL csv_export.sync('ours_${big}_changed', 'users')" \
-		"$(reload "$big")" "INSERT INTO users SELECT * FROM peer_${big}_changed ON CONFLICT (id) DO UPDATE SET $SET_ALL")
-	sync_time[$order,n,changed]=${t[0]} peer_time[$order,n,changed]=${t[1]}
-	sync_time[$order,4n,changed]=${t[2]} peer_time[$order,4n,changed]=${t[3]}
-	sync_rows+=("$(row "every row changed, $order keys" "${t[2]}" "INSERT ... ON CONFLICT over file_fdw" "${t[3]}")")
-	log "sync, $order keys, nothing changed"
-	mapfile -t t < <(best_of_turns \
-		"$(reload "$n")" "CALL csv_export.sync('ours_$n', 'users')" \
-		"$(reload "$n")" "INSERT INTO users SELECT * FROM peer_$n ON CONFLICT (id) DO UPDATE SET $SET_ALL WHERE $CHANGED" \
-		"$(reload "$big")" "CALL csv_export.sync('ours_$big', 'users')" \
-		"$(reload "$big")" "INSERT INTO users SELECT * FROM peer_$big ON CONFLICT (id) DO UPDATE SET $SET_ALL WHERE $CHANGED")
-	sync_time[$order,n,same]=${t[0]} peer_time[$order,n,same]=${t[1]}
-	sync_time[$order,4n,same]=${t[2]} peer_time[$order,4n,same]=${t[3]}
-	sync_rows+=("$(row "nothing changed, $order keys" "${t[2]}" "the same, WHERE ... IS DISTINCT FROM" "${t[3]}")")
+	sync_onto_previous "$order" changed _changed "" "every row changed" \
+		"INSERT ... ON CONFLICT over file_fdw"
+	sync_onto_previous "$order" same "" " WHERE $CHANGED" "nothing changed" \
+		"the same, WHERE ... IS DISTINCT FROM"
 	for case in empty changed same; do
 		scaling_rows+=("| $case, $order keys | ${sync_time[$order,n,$case]} | ${sync_time[$order,4n,$case]} | $(ratio "${sync_time[$order,4n,$case]}" "${sync_time[$order,n,$case]}") | $(ratio "${peer_time[$order,4n,$case]}" "${peer_time[$order,n,$case]}") |")
 	done
