@@ -22,7 +22,9 @@
 #   gzip, peak memory at 4N and 16N rows
 #
 # Each figure is the minimum of BENCH_RUNS runs, ours and its peer taking
-# turns, and a sync case at N rows taking turns with the same case at 4N.  The cluster has shared_buffers = 1GB, so that a target's index
+# turns, and a sync case at N rows taking turns with the same case at 4N;
+# time(4N) / time(N) is given of the fastest runs and as the median of the
+# turns' own ratios.  The cluster has shared_buffers = 1GB, so that a target's index
 # of 4N random keys stays in memory for every side alike, and every timed
 # statement starts right after a CHECKPOINT.
 set -euo pipefail
@@ -171,27 +173,44 @@ scan_case() {	# scan_case SHAPE
 	fi
 }
 
-# the fastest of RUNS runs of each statement, in seconds, one per line; the
-# arguments are pairs SETUP STATEMENT, SETUP running untimed before its
-# statement.  The statements take turns, so that ours and its peer, and a
-# case at N rows and the same case at 4N, see the same machine (this one's
-# speed drifts by 20% over minutes): the drift cancels out of the ratios.
-best_of_turns() {
+# the times of RUNS runs of each statement, in seconds, a line of them for
+# each; the arguments are pairs SETUP STATEMENT, SETUP running untimed
+# before its statement.  The statements take turns, so that ours and its
+# peer, and a case at N rows and the same case at 4N, see the same machine
+# (this one's speed drifts by 20% over minutes).
+turn_times() {
 	local i j
-	local -a best=() pairs=("$@")
+	local -a times=() pairs=("$@")
 	for i in $(seq 1 "$RUNS"); do
 		for ((j = 0; j < ${#pairs[@]}; j += 2)); do
-			best[j]=$(python3 -c "print(min(x for x in [$(time_statement "${pairs[j + 1]}" "${pairs[j]}")${best[j]:+, ${best[j]}}]))")
+			times[j]+="$(time_statement "${pairs[j + 1]}" "${pairs[j]}") "
 		done
 	done
 	for ((j = 0; j < ${#pairs[@]}; j += 2)); do
-		python3 -c "print(f'{${best[j]}:.3f}')"
+		echo "${times[j]}"
 	done
+}
+
+fastest() { python3 -c "import sys; print(f'{min(map(float, sys.argv[1].split())):.3f}')" "$1"; }
+
+# the fastest of RUNS runs of each statement, one per line (see turn_times)
+best_of_turns() {
+	local line
+	turn_times "$@" | while read -r line; do fastest "$line"; done
+}
+
+# time(4N) / time(N) from the times of the runs at N and at 4N: of the
+# fastest runs, and the median of each turn's own ratio (a turn's two runs
+# were minutes apart at most)
+scaling() {
+	python3 -c "import sys, statistics
+n, big = ([float(x) for x in a.split()] for a in sys.argv[1:])
+print(f'{min(big) / min(n):.2f} | {statistics.median(b / s for b, s in zip(big, n)):.2f}')" "$1" "$2"
 }
 
 sync_rows=()
 scaling_rows=()
-declare -A sync_time peer_time
+declare -A sync_times peer_times
 # CASE of the sync onto the previous version of the export (reloaded into
 # the target) at N and 4N rows, ours and the upsert over file_fdw (its
 # statement ending in UPSERT_TAIL)
@@ -204,32 +223,33 @@ sync_onto_previous() {	# ORDER CASE EXPORT_SUFFIX UPSERT_TAIL DESCRIPTION PEER
 		pairs+=("$previous" "CALL csv_export.sync('ours_sync_${order}_$size$suffix', 'users')"
 			"$previous" "INSERT INTO users SELECT * FROM peer_sync_${order}_$size$suffix ON CONFLICT (id) DO UPDATE SET $SET_ALL$tail")
 	done
-	mapfile -t t < <(best_of_turns "${pairs[@]}")
-	sync_time[$order,n,$case]=${t[0]} peer_time[$order,n,$case]=${t[1]}
-	sync_time[$order,4n,$case]=${t[2]} peer_time[$order,4n,$case]=${t[3]}
-	sync_rows+=("$(row "$description, $order keys" "${t[2]}" "$peer" "${t[3]}")")
+	mapfile -t t < <(turn_times "${pairs[@]}")
+	sync_times[$order,n,$case]=${t[0]} peer_times[$order,n,$case]=${t[1]}
+	sync_times[$order,4n,$case]=${t[2]} peer_times[$order,4n,$case]=${t[3]}
+	sync_rows+=("$(row "$description, $order keys" "$(fastest "${t[2]}")" "$peer" "$(fastest "${t[3]}")")")
 }
 
 sync_case() {	# sync_case ORDER: the three sync cases at N and 4N rows
-	local order=$1 n="sync_${order}_n" big="sync_${order}_4n" case
+	local order=$1 n="sync_${order}_n" big="sync_${order}_4n" case ours
 	local -a t=()
 	log "sync, $order keys, into an empty table"
-	mapfile -t t < <(best_of_turns \
+	mapfile -t t < <(turn_times \
 		"$EMPTY" "CALL csv_export.sync('ours_$n', 'users')" \
 		"$EMPTY" "COPY copy_target FROM PROGRAM 'curl -sS $BASE/$n.csv' (FORMAT csv, HEADER)" \
 		"$EMPTY" "CALL csv_export.sync('ours_$big', 'users')" \
 		"$EMPTY" "COPY copy_target FROM PROGRAM 'curl -sS $BASE/$big.csv' (FORMAT csv, HEADER)" \
 		"$EMPTY" "INSERT INTO users SELECT * FROM peer_$big ON CONFLICT (id) DO UPDATE SET $SET_ALL")
-	sync_time[$order,n,empty]=${t[0]} peer_time[$order,n,empty]=${t[1]}
-	sync_time[$order,4n,empty]=${t[2]} peer_time[$order,4n,empty]=${t[3]}
-	sync_rows+=("$(row "into an empty table, $order keys" "${t[2]}" "COPY FROM PROGRAM curl (same table)" "${t[3]}")")
-	sync_rows+=("$(row "into an empty table, $order keys" "${t[2]}" "INSERT ... ON CONFLICT over file_fdw" "${t[4]}")")
+	sync_times[$order,n,empty]=${t[0]} peer_times[$order,n,empty]=${t[1]}
+	sync_times[$order,4n,empty]=${t[2]} peer_times[$order,4n,empty]=${t[3]}
+	ours=$(fastest "${t[2]}")
+	sync_rows+=("$(row "into an empty table, $order keys" "$ours" "COPY FROM PROGRAM curl (same table)" "$(fastest "${t[3]}")")")
+	sync_rows+=("$(row "into an empty table, $order keys" "$ours" "INSERT ... ON CONFLICT over file_fdw" "$(fastest "${t[4]}")")")
 	sync_onto_previous "$order" changed _changed "" "every row changed" \
 		"INSERT ... ON CONFLICT over file_fdw"
 	sync_onto_previous "$order" same "" " WHERE $CHANGED" "nothing changed" \
 		"the same, WHERE ... IS DISTINCT FROM"
 	for case in empty changed same; do
-		scaling_rows+=("| $case, $order keys | ${sync_time[$order,n,$case]} | ${sync_time[$order,4n,$case]} | $(ratio "${sync_time[$order,4n,$case]}" "${sync_time[$order,n,$case]}") | $(ratio "${peer_time[$order,4n,$case]}" "${peer_time[$order,n,$case]}") |")
+		scaling_rows+=("| $case, $order keys | $(fastest "${sync_times[$order,n,$case]}") | $(fastest "${sync_times[$order,4n,$case]}") | $(scaling "${sync_times[$order,n,$case]}" "${sync_times[$order,4n,$case]}") | $(scaling "${peer_times[$order,n,$case]}" "${peer_times[$order,4n,$case]}") |")
 	done
 }
 
@@ -283,11 +303,12 @@ fi
 	echo "| --- | --- | --- | --- | --- |"
 	printf '%s\n' "${sync_rows[@]}"
 	echo
-	echo "Scaling of the sync, seconds at N and 4N rows, and the peer's own 4N / N (COPY for the"
+	echo "Scaling of the sync, seconds at N and 4N rows (fastest run), and 4N / N: of the fastest"
+	echo "runs, and the median of the $RUNS turns' own ratios; the same for the peer (COPY for the"
 	echo "empty table, the upserts for the others):"
 	echo
-	echo "| case | N | 4N | 4N / N | peer's 4N / N |"
-	echo "| --- | --- | --- | --- | --- |"
+	echo "| case | N | 4N | 4N / N, fastest | median of turns | peer's, fastest | median of turns |"
+	echo "| --- | --- | --- | --- | --- | --- | --- |"
 	printf '%s\n' "${scaling_rows[@]}"
 	echo
 	[ -z "$SYNCS_ONLY" ] && echo "Peak backend memory (VmHWM), every column typed: $hwm_small kB at $ROWS rows, $hwm_big kB at $BIG_ROWS rows ($(( (hwm_big - hwm_small) / 1024 )) MB more)."
