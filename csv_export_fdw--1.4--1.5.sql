@@ -9,11 +9,12 @@
  * the export in the order of the target's primary key (issue 15).  Its
  * rows then go into the primary key's index in ascending order, each at
  * the right end of the index, where PostgreSQL inserts without descending
- * the tree: a sort of the export, with PostgreSQL's cheap comparisons and
- * sequential memory access, replaces one descent per row into an index
- * that outgrows the CPU's caches as it fills.  With keys in no particular
- * order, 1M rows load in about two thirds of the time, and the time grows
- * linearly with the rows (see bench/RESULTS.md).  The sort spills to
+ * the tree: a sort of the export, whose memory access is sequential,
+ * replaces one descent per row into an index that outgrows the CPU's
+ * caches as it fills.  With keys in no particular order, 1M rows load in
+ * about three quarters of the time, and 4N rows no longer take about 5
+ * times as long as N (see bench/RESULTS.md); keys that already ascend pay
+ * for a sort they did not need (15 to 25% at 1M rows).  The sort spills to
  * temporary files beyond work_mem, so a session with a temp_file_limit
  * keeps export order rather than risk a failed run; a target with pages
  * keeps export order too, since there the MERGE writes only the rows that
