@@ -329,6 +329,17 @@ read_manifest(RecordStream *stream)
 	return urls;
 }
 
+/* page becomes the one being read: its archive reader and CSV reader start */
+static void
+use_page(RecordStream *stream, FetchedPage *page)
+{
+	stream->page_cxt = page->cxt;
+	stream->transfer = page->transfer;
+	stream->page_display_url = page->display_url;
+	start_archive(stream);
+	start_reader(stream);
+}
+
 /*
  * The current file's URL was refused (403) before any of its body came: a
  * pre-signed URL that expired after the manifest was read.  The manifest is
@@ -338,7 +349,6 @@ static void
 renew_file_url(RecordStream *stream)
 {
 	FetchedPage *page;
-	MemoryContext oldcxt;
 
 	if (stream->manifest_reread)
 		http_transfer_report_forbidden(stream->transfer);
@@ -354,13 +364,7 @@ renew_file_url(RecordStream *stream)
 						   stream->page)));
 	page = fetch_page(stream, list_nth(stream->manifest_urls, stream->page - 1));
 	drop_page(stream, stream->page_cxt, stream->transfer, false);
-	stream->page_cxt = page->cxt;
-	stream->transfer = page->transfer;
-	oldcxt = MemoryContextSwitchTo(stream->cxt);
-	stream->page_display_url = page->display_url;
-	MemoryContextSwitchTo(oldcxt);
-	start_archive(stream);
-	start_reader(stream);
+	use_page(stream, page);
 }
 
 /* Read url as the next page: the one fetched ahead for it, or a new request. */
@@ -383,15 +387,11 @@ start_page(RecordStream *stream, char *url)
 		drop_pages_ahead(stream);
 		page = fetch_page(stream, url);
 	}
-	stream->page_cxt = page->cxt;
-	stream->transfer = page->transfer;
 	stream->page++;
 	oldcxt = MemoryContextSwitchTo(stream->cxt);
 	stream->page_urls = lappend(stream->page_urls, pstrdup(url));
-	stream->page_display_url = page->display_url;
 	MemoryContextSwitchTo(oldcxt);
-	start_archive(stream);
-	start_reader(stream);
+	use_page(stream, page);
 }
 
 /*
