@@ -324,7 +324,7 @@ parse_integer_option(const IntegerOption *opt, const char *value)
 	return (int64) parsed;
 }
 
-/* value must be first or second, spelled exactly so */
+/* value must be one of the nvalid names in valid, spelled exactly so */
 static void
 check_one_of(const char *name, const char *value, const char *const *valid, int nvalid)
 {
@@ -344,6 +344,7 @@ check_one_of(const char *name, const char *value, const char *const *valid, int 
 			 errhint("Valid values are %s.", list.data)));
 }
 
+/* value must be first or second, spelled exactly so */
 static void
 check_either(const char *name, const char *value, const char *first, const char *second)
 {
