@@ -40,7 +40,7 @@ struct ExportScan
 	TupleDesc	tupdesc;
 	bool	   *needed;			/* by attribute index */
 	char	  **header_names;	/* by attribute index; NULL if dropped or sourced */
-	char	  **sources;		/* by attribute index: the source option, or NULL */
+	RowSource  *sources;		/* by attribute index */
 	bool		any_source;
 	char	  **csv_names;		/* the header's spelling where it differs; or NULL */
 	int		   *field_to_att;	/* CSV field number -> attribute index or -1 */
@@ -377,9 +377,11 @@ reject_row(ExportScan *scan, const CsvRecord *record, const char *column,
 		scan->rows_rejected > (uint64) scan->options->reject_limit)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("more than reject_limit (%lld) rows of foreign table \"%s\" were rejected",
-						(long long) scan->options->reject_limit,
-						RelationGetRelationName(scan->rel)),
+				 errmsg_plural("more than reject_limit (%lld) row of foreign table \"%s\" was rejected",
+							   "more than reject_limit (%lld) rows of foreign table \"%s\" were rejected",
+							   scan->options->reject_limit,
+							   (long long) scan->options->reject_limit,
+							   RelationGetRelationName(scan->rel)),
 				 errdetail("The last one: %s", error)));
 }
 
@@ -475,20 +477,29 @@ fill_sourced_columns(ExportScan *scan, Datum *values, bool *isnull)
 	{
 		const char *text;
 
-		if (scan->sources[i] == NULL || !scan->needed[i])
+		if (!scan->needed[i])
 			continue;
-		if (strcmp(scan->sources[i], "url") == 0)
-			text = url;
-		else if (strcmp(scan->sources[i], "member") == 0)
+		switch (scan->sources[i])
 		{
-			text = record_stream_member(scan->stream);
-			if (text == NULL)
-				continue;		/* no archive: NULL */
+			case ROW_SOURCE_NONE:
+				continue;
+			case ROW_SOURCE_URL:
+				text = url;
+				break;
+			case ROW_SOURCE_LINE:
+				text = psprintf(UINT64_FORMAT, record_stream_line(scan->stream));
+				break;
+			case ROW_SOURCE_PAGE:
+				text = psprintf("%d", page);
+				break;
+			case ROW_SOURCE_MEMBER:
+				text = record_stream_member(scan->stream);
+				if (text == NULL)
+					continue;	/* no archive: NULL */
+				break;
+			default:
+				elog(ERROR, "unrecognized row source: %d", (int) scan->sources[i]);
 		}
-		else if (strcmp(scan->sources[i], "page") == 0)
-			text = psprintf("%d", page);
-		else
-			text = psprintf(UINT64_FORMAT, record_stream_line(scan->stream));
 		/* a type that cannot read it is named in the error's context */
 		scan->current_att = i;
 		scan->current_column = NameStr(TupleDescAttr(scan->tupdesc, i)->attname);
@@ -712,7 +723,7 @@ export_scan_begin(Relation rel, const CsvExportOptions *options, const char *url
 	scan->needed = palloc(sizeof(bool) * natts);
 	scan->header_names = palloc0(sizeof(char *) * natts);
 	scan->csv_names = palloc0(sizeof(char *) * natts);
-	scan->sources = palloc0(sizeof(char *) * natts);
+	scan->sources = palloc0(sizeof(RowSource) * natts);	/* ROW_SOURCE_NONE */
 	for (i = 0; i < natts; i++)
 	{
 		Form_pg_attribute attr = TupleDescAttr(scan->tupdesc, i);
@@ -727,8 +738,8 @@ export_scan_begin(Relation rel, const CsvExportOptions *options, const char *url
 			continue;
 		/* a column with a source is no field of the CSV */
 		scan->sources[i] = csv_export_column_source(relid, attr->attnum);
-		scan->any_source |= scan->sources[i] != NULL;
-		if (scan->sources[i] == NULL)
+		scan->any_source |= scan->sources[i] != ROW_SOURCE_NONE;
+		if (scan->sources[i] == ROW_SOURCE_NONE)
 			scan->header_names[i] = csv_export_column_header_name(relid, attr);
 	}
 	if (!options->header)

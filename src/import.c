@@ -528,20 +528,19 @@ import_table_name(ImportForeignSchemaStmt *stmt, DefElem *table_name)
 static void
 append_source_columns(StringInfo sql, const char *list, ImportedColumn *columns, int ncolumns)
 {
+	/* by RowSource: the column IMPORT makes for it */
 	static const struct
 	{
-		const char *source;
 		const char *column;
 		const char *type;
-	}			kinds[] = {
-		{"url", "_source_url", "text"},
-		{"line", "_source_line", "bigint"},
-		{"page", "_source_page", "integer"},
-		{"member", "_source_member", "text"},
+	}			kinds[NUM_ROW_SOURCES] = {
+		[ROW_SOURCE_URL] = {"_source_url", "text"},
+		[ROW_SOURCE_LINE] = {"_source_line", "bigint"},
+		[ROW_SOURCE_PAGE] = {"_source_page", "integer"},
+		[ROW_SOURCE_MEMBER] = {"_source_member", "text"},
 	};
 	List	   *names = NIL;
 	ListCell   *lc;
-	size_t		k;
 
 	if (!SplitIdentifierString(pstrdup(list), ',', &names))
 		ereport(ERROR,
@@ -550,20 +549,21 @@ append_source_columns(StringInfo sql, const char *list, ImportedColumn *columns,
 	foreach(lc, names)
 	{
 		const char *name = lfirst(lc);
+		RowSource	source = row_source_by_name(name);
 
-		for (k = 0; k < lengthof(kinds) && strcmp(name, kinds[k].source) != 0; k++)
-			;
-		if (k == lengthof(kinds))
+		if (source == ROW_SOURCE_NONE)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 					 errmsg("invalid source in IMPORT option \"source_columns\": \"%s\"", name),
-					 errhint("Valid sources are \"url\", \"line\", \"page\" and \"member\".")));
-		if (name_taken(columns, ncolumns, kinds[k].column))
+					 errhint("Valid sources are %s.",
+							 quoted_list(&row_source_names[FIRST_ROW_SOURCE],
+										 NUM_ROW_SOURCES - FIRST_ROW_SOURCE))));
+		if (name_taken(columns, ncolumns, kinds[source].column))
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_COLUMN),
-					 errmsg("the export has a column \"%s\" already", kinds[k].column)));
-		appendStringInfo(sql, ",\n  %s %s OPTIONS (source %s)", kinds[k].column, kinds[k].type,
-						 quote_literal_cstr(kinds[k].source));
+					 errmsg("the export has a column \"%s\" already", kinds[source].column)));
+		appendStringInfo(sql, ",\n  %s %s OPTIONS (source %s)", kinds[source].column,
+						 kinds[source].type, quote_literal_cstr(name));
 	}
 }
 

@@ -328,20 +328,15 @@ parse_integer_option(const IntegerOption *opt, const char *value)
 static void
 check_one_of(const char *name, const char *value, const char *const *valid, int nvalid)
 {
-	StringInfoData list;
 	int			i;
 
 	for (i = 0; i < nvalid; i++)
 		if (strcmp(value, valid[i]) == 0)
 			return;
-	initStringInfo(&list);
-	for (i = 0; i < nvalid; i++)
-		appendStringInfo(&list, "%s\"%s\"", i == 0 ? "" : i == nvalid - 1 ? " and " : ", ",
-						 valid[i]);
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 			 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
-			 errhint("Valid values are %s.", list.data)));
+			 errhint("Valid values are %s.", quoted_list(valid, nvalid))));
 }
 
 /* value must be first or second, spelled exactly so */
@@ -544,11 +539,8 @@ check_option_value(DefElem *def)
 	else if (strcmp(name, "manifest") == 0)
 		(void) DirectFunctionCall1(jsonpath_in, CStringGetDatum(value));	/* a JSON path */
 	else if (strcmp(name, "source") == 0)
-	{
-		static const char *const sources[] = {"url", "line", "page", "member"};
-
-		check_one_of(name, value, sources, lengthof(sources));
-	}
+		check_one_of(name, value, &row_source_names[FIRST_ROW_SOURCE],
+					 NUM_ROW_SOURCES - FIRST_ROW_SOURCE);
 	else if (strcmp(name, "header_match") == 0)
 		check_either(name, value, "exact", "case_insensitive");
 	else if (strcmp(name, "bearer_token") == 0 || strcmp(name, "username") == 0 ||
@@ -975,11 +967,48 @@ csv_export_column_header_name(Oid foreigntableid, Form_pg_attribute attr)
 						 "column_name", NameStr(attr->attname));
 }
 
-/* The source option of a column ("url", "line", "page", "member"), or NULL. */
-char *
+const char *const row_source_names[NUM_ROW_SOURCES] = {
+	[ROW_SOURCE_NONE] = NULL,
+	[ROW_SOURCE_URL] = "url",
+	[ROW_SOURCE_LINE] = "line",
+	[ROW_SOURCE_PAGE] = "page",
+	[ROW_SOURCE_MEMBER] = "member",
+};
+
+/* The RowSource a source option names; ROW_SOURCE_NONE if none. */
+RowSource
+row_source_by_name(const char *name)
+{
+	RowSource	source;
+
+	for (source = FIRST_ROW_SOURCE; source < NUM_ROW_SOURCES; source++)
+		if (strcmp(name, row_source_names[source]) == 0)
+			return source;
+	return ROW_SOURCE_NONE;
+}
+
+/* The source option of a column (checked when it was set), or none. */
+RowSource
 csv_export_column_source(Oid foreigntableid, AttrNumber attnum)
 {
-	return option_string(GetForeignColumnOptions(foreigntableid, attnum), "source", NULL);
+	char	   *name = option_string(GetForeignColumnOptions(foreigntableid, attnum),
+									 "source", NULL);
+
+	return name ? row_source_by_name(name) : ROW_SOURCE_NONE;
+}
+
+/* Names for a hint: "a", "b" and "c". */
+char *
+quoted_list(const char *const *names, int count)
+{
+	StringInfoData list;
+	int			i;
+
+	initStringInfo(&list);
+	for (i = 0; i < count; i++)
+		appendStringInfo(&list, "%s\"%s\"", i == 0 ? "" : i == count - 1 ? " and " : ", ",
+						 names[i]);
+	return list.data;
 }
 
 /* The since_param option of a column, or NULL. */

@@ -112,6 +112,25 @@ typedef struct CsvExportOptions
 
 #define DEFAULT_MAX_RECORD_BYTES	(64 * 1024 * 1024)
 
+/*
+ * A column's source option: it holds where the row came from rather than
+ * a field of the CSV.
+ */
+typedef enum RowSource
+{
+	ROW_SOURCE_NONE,			/* a field of the CSV */
+	ROW_SOURCE_URL,				/* the page's URL, redacted */
+	ROW_SOURCE_LINE,			/* the physical line the record starts on */
+	ROW_SOURCE_PAGE,			/* the page's number */
+	ROW_SOURCE_MEMBER,			/* the archive member's name */
+} RowSource;
+
+#define FIRST_ROW_SOURCE	ROW_SOURCE_URL
+#define NUM_ROW_SOURCES		(ROW_SOURCE_MEMBER + 1)
+
+/* by RowSource: how the source option spells it (NULL for none) */
+extern const char *const row_source_names[NUM_ROW_SOURCES];
+
 extern void csv_export_validate_options(List *options, Oid catalog);
 extern CsvExportOptions *csv_export_get_options(Oid foreigntableid, Oid userid);
 extern CsvExportOptions *csv_export_resolve_options(ForeignServer *server, List *table_options,
@@ -119,6 +138,8 @@ extern CsvExportOptions *csv_export_resolve_options(ForeignServer *server, List 
 extern int64 csv_export_integer_option(List *options, const char *name, int64 default_value);
 extern char *csv_export_column_header_name(Oid foreigntableid, Form_pg_attribute attr);
 extern char *csv_export_column_since_param(Oid foreigntableid, AttrNumber attnum);
-extern char *csv_export_column_source(Oid foreigntableid, AttrNumber attnum);
+extern RowSource csv_export_column_source(Oid foreigntableid, AttrNumber attnum);
+extern RowSource row_source_by_name(const char *name);
+extern char *quoted_list(const char *const *names, int count);
 
 #endif							/* CSV_EXPORT_OPTION_H */

@@ -763,8 +763,9 @@ check_key_order(SyncMatch *match)
 					(errcode(ERRCODE_CARDINALITY_VIOLATION),
 					 errmsg("cannot tell whether the export repeats a key"),
 					 match->seen_possible ?
-					 errdetail("The keys stopped ascending after " INT64_FORMAT " rows.",
-							   rows_matched - 1) :
+					 errdetail_plural("The keys stopped ascending after " INT64_FORMAT " row.",
+									  "The keys stopped ascending after " INT64_FORMAT " rows.",
+									  rows_matched - 1, rows_matched - 1) :
 					 errdetail("The keys are out of order and their type has no extended hash function.")));
 	}
 	if (match->ascending)
