@@ -6,6 +6,8 @@
 #   bash bench/run.sh                  # N = 250,000 and 4N = 1,000,000 rows
 #   BENCH_ROWS=100000 BENCH_RUNS=1 bash bench/run.sh   # a quick look
 #   BENCH_SYNCS_ONLY=1 bash bench/run.sh              # the sync cases alone
+#   BENCH_MEASURE=instructions BENCH_ROWS=50000 bash bench/run.sh
+#                                      # the syncs' instructions, not seconds
 #
 # Data (bench/gen_users.py): random-order UUID keys unless "ascending";
 # two row shapes: "light" (about 186 bytes, one quoted field with commas)
@@ -27,6 +29,14 @@
 # turns' own ratios.  The cluster has shared_buffers = 1GB, so that a target's index
 # of 4N random keys stays in memory for every side alike, and every timed
 # statement starts right after a CHECKPOINT.
+#
+# BENCH_MEASURE=instructions counts, instead of seconds, the instructions
+# each statement executes (millions), by callgrind in a single-user backend
+# (the cluster stops for it).  The count is the same for the same binary
+# and input whatever else the machine does, so time(4N) / time(N) above 4
+# in it is the code's own; in seconds it is also the machine's (this VM
+# pays more per byte for fresh memory in large bursts, RESULTS.md).  It is
+# about 50 times slower: N = 50,000 makes a sync-only run of about 25 minutes.
 set -euo pipefail
 CRON_DATABASE=postgres
 # checkpoints only where the bench asks for one (before each timed
@@ -41,18 +51,29 @@ source "$PROJECT_DIR/bench/lib.sh"
 N=${BENCH_ROWS:-250000}
 ROWS=$((4 * N))
 BIG_ROWS=$((16 * N))
+MEASURE=${BENCH_MEASURE:-seconds}
 RUNS=${BENCH_RUNS:-3}
 SYNCS_ONLY=${BENCH_SYNCS_ONLY:-}
-BENCH_OUT=${BENCH_OUT:-$PROJECT_DIR/bench/results-latest.md}
+UNIT=seconds
+RESULTS_NAME=results-latest.md
+if [ "$MEASURE" = instructions ]; then
+	RESULTS_NAME=instructions-latest.md
+	RUNS=${BENCH_RUNS:-1}
+	SYNCS_ONLY=1	# the scans' peers (libcsv alone) are timed
+	UNIT="millions of instructions"
+fi
+BENCH_OUT=${BENCH_OUT:-$PROJECT_DIR/bench/$RESULTS_NAME}
 BASE=http://127.0.0.1:$NGINX_PORT
 DATA=$WORK_DIR/www
 
 trap stop_nginx_and_cleanup EXIT
 
 DEBIAN_PACKAGES+=(nginx-light gzip)
+[ "$MEASURE" = instructions ] && DEBIAN_PACKAGES+=(valgrind)
 install_dependencies
 build_and_install
 gcc -O2 -Wall -Wextra -o "$WORK_DIR/libcsv_floor" "$PROJECT_DIR/bench/libcsv_floor.c" -lcsv
+gcc -O2 -Wall -Wextra -o "$WORK_DIR/fresh_memory" "$PROJECT_DIR/bench/fresh_memory.c"
 
 generate() {	# generate NAME ROWS [gen_users.py options]
 	local name=$1 rows=$2
@@ -125,6 +146,34 @@ time_statement() {
 	python3 -c "print($ms / 1000)"
 }
 
+# millions of instructions one statement executes (its PortalRun: the
+# packaged binary has no symbol for exec_simple_query, a static function);
+# $2 runs before it, uncounted
+count_statement() {
+	local statement=$1 setup=${2:-} data="$WORK_DIR/data" count
+	[ -n "$setup" ] && sql <<<"$setup" >/dev/null
+	su postgres -c "$PG_BIN/pg_ctl -D '$data' -w stop" >/dev/null
+	count=$(cd "$WORK_DIR" && su postgres -c "valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+			--collect-atstart=no --toggle-collect=PortalRun \
+			$PG_BIN/postgres --single -D '$data' -c shared_preload_libraries= postgres" \
+		<<<"$statement" 2>&1 | sed -n 's/^==[0-9]*== Collected : \([0-9]*\)$/\1/p')
+	su postgres -c "$PG_BIN/pg_ctl -D '$data' -l '$WORK_DIR/postgres.log' -w start" >/dev/null
+	if [ "${count:-0}" = 0 ]; then
+		log "callgrind counted nothing for: $statement"
+		return 1
+	fi
+	python3 -c "print($count / 1e6)"
+}
+
+# what one run of a statement measures (BENCH_MEASURE)
+measure_statement() {
+	if [ "$MEASURE" = instructions ]; then
+		count_statement "$@"
+	else
+		time_statement "$@"
+	fi
+}
+
 # the fastest of RUNS runs of each statement, in seconds, one per line: the
 # statements take turns (see best_of_turns); $1 runs before each.
 best_of_each() {
@@ -183,7 +232,7 @@ turn_times() {
 	local -a times=() pairs=("$@")
 	for i in $(seq 1 "$RUNS"); do
 		for ((j = 0; j < ${#pairs[@]}; j += 2)); do
-			times[j]+="$(time_statement "${pairs[j + 1]}" "${pairs[j]}") "
+			times[j]+="$(measure_statement "${pairs[j + 1]}" "${pairs[j]}") "
 		done
 	done
 	for ((j = 0; j < ${#pairs[@]}; j += 2)); do
@@ -271,6 +320,15 @@ after=$(stats)
 locked=$(sql -At -c "SELECT count(*) FROM users WHERE xmax::text <> '0'")
 writes="$(( ${after%%|*} - ${before%%|*} )) rows updated, $(( ${after##*|} - ${before##*|} )) new dead tuples, $locked rows locked"
 
+# the machine's own share of time(4N) / time(N): fresh memory in bursts of
+# about what the syncs write at N and at 4N (bench/fresh_memory.c)
+fresh_memory=$("$WORK_DIR/fresh_memory" 200 800 200 800 200 800 | python3 -c "import sys, collections
+costs = collections.defaultdict(list)
+for line in sys.stdin:
+    size, cost = line.split(' MB: ')
+    costs[size].append(int(cost.split()[0]))
+print('; '.join(f'{size} MB bursts {min(c)}-{max(c)}' for size, c in costs.items()))")
+
 gz_ours="" gz_peer="" hwm_small="" hwm_big=""
 if [ -z "$SYNCS_ONLY" ]; then
 log "gzip, every column typed"
@@ -285,7 +343,7 @@ hwm_big=$(hwm ours_big)
 fi
 
 {
-	echo "N = $N rows, 4N = $ROWS ($(( $(stat -c %s "$DATA/sync_random_4n.csv") / 1000000 )) MB of the seed shape at 4N). Minimum of $RUNS runs, seconds; shared_buffers 1GB; a CHECKPOINT before each timed statement."
+	echo "N = $N rows, 4N = $ROWS ($(( $(stat -c %s "$DATA/sync_random_4n.csv") / 1000000 )) MB of the seed shape at 4N). Minimum of $RUNS runs, $UNIT; shared_buffers 1GB; a CHECKPOINT before each timed statement."
 	echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GB; PostgreSQL $(sql -At -c 'SHOW server_version'); $(curl --version | head -n 1 | cut -d' ' -f1-2); $(date -u +%Y-%m-%d)."
 	echo
 	if [ -z "$SYNCS_ONLY" ]; then
@@ -303,7 +361,7 @@ fi
 	echo "| --- | --- | --- | --- | --- |"
 	printf '%s\n' "${sync_rows[@]}"
 	echo
-	echo "Scaling of the sync, seconds at N and 4N rows (fastest run), and 4N / N: of the fastest"
+	echo "Scaling of the sync, $UNIT at N and 4N rows (fastest run), and 4N / N: of the fastest"
 	echo "runs, and the median of the $RUNS turns' own ratios; the same for the peer (COPY for the"
 	echo "empty table, the upserts for the others):"
 	echo
@@ -313,4 +371,5 @@ fi
 	echo
 	[ -z "$SYNCS_ONLY" ] && echo "Peak backend memory (VmHWM), every column typed: $hwm_small kB at $ROWS rows, $hwm_big kB at $BIG_ROWS rows ($(( (hwm_big - hwm_small) / 1024 )) MB more)."
 	echo "An unchanged sync of 4N random keys wrote: $writes."
+	echo "Fresh memory on this machine, ms per 100 MB first touched, 3 runs: $fresh_memory."
 } | tee "$BENCH_OUT"
