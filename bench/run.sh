@@ -222,11 +222,12 @@ scan_case() {	# scan_case SHAPE
 	fi
 }
 
-# the times of RUNS runs of each statement, in seconds, a line of them for
-# each; the arguments are pairs SETUP STATEMENT, SETUP running untimed
-# before its statement.  The statements take turns, so that ours and its
-# peer, and a case at N rows and the same case at 4N, see the same machine
-# (this one's speed drifts by 20% over minutes).
+# what RUNS runs of each statement measured (seconds, or millions of
+# instructions: BENCH_MEASURE), a line of them for each; the arguments are
+# pairs SETUP STATEMENT, SETUP running unmeasured before its statement.
+# The statements take turns, so that ours and its peer, and a case at N
+# rows and the same case at 4N, see the same machine (this one's speed
+# drifts by 20% over minutes).
 turn_times() {
 	local i j
 	local -a times=() pairs=("$@")
