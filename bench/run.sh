@@ -204,7 +204,9 @@ TYPED='SELECT max("updatedAt"), max("createdAt"), sum(length(id) + length(name) 
 SET_ALL='name = EXCLUDED.name, email = EXCLUDED.email, address = EXCLUDED.address, company = EXCLUDED.company, job = EXCLUDED.job, "updatedAt" = EXCLUDED."updatedAt", "createdAt" = EXCLUDED."createdAt"'
 CHANGED='(users.name, users.email, users.address, users.company, users.job, users."updatedAt", users."createdAt") IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.email, EXCLUDED.address, EXCLUDED.company, EXCLUDED.job, EXCLUDED."updatedAt", EXCLUDED."createdAt")'
 EMPTY="TRUNCATE users, copy_target; DELETE FROM csv_export.sync_state; DELETE FROM csv_export.sync_log"
-reload() { echo "TRUNCATE users; INSERT INTO users SELECT * FROM peer_$1; VACUUM ANALYZE users;"; }
+# the previous version of an export in the target, laid out as a first
+# sync leaves it (in key order, since 1.5), for ours and the peer alike
+reload() { echo "TRUNCATE users; INSERT INTO users SELECT * FROM peer_$1 ORDER BY id; VACUUM ANALYZE users;"; }
 
 scan_rows=()
 scan_case() {	# scan_case SHAPE

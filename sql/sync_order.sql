@@ -150,6 +150,26 @@ SELECT t AS target, count_rows(format(
   FROM unnest(ARRAY['target_fresh', 'target_analyzed', 'target_limited']) t;
 SELECT count_rows('TABLE target_fresh EXCEPT TABLE target_limited') AS different;
 
+-- onto a target with rows, too, the MERGE writes in key order: the new
+-- versions of the rows that changed (every tenth, export version 2,
+-- shuffled) are appended to the heap in key order, so that a target a
+-- first sync laid out in key order stays so, and each new index entry goes
+-- where the one before it went.  A temp_file_limit keeps export order.
+CALL make_exports('rows=6000&version=2');
+CALL csv_export.sync('export_shuffled', 'target_fresh');
+SET temp_file_limit = '1GB';
+CALL csv_export.sync('export_shuffled', 'target_limited');
+RESET temp_file_limit;
+SELECT t AS target, count_rows(format(
+         'SELECT 1 FROM (SELECT id, lag(id) OVER (ORDER BY ctid) AS previous FROM %I
+                          WHERE name LIKE ''%%(v2)'') s
+           WHERE id < previous', t)) < 600 / 100 AS changed_in_key_order,
+       count_rows(format('SELECT 1 FROM %I WHERE name LIKE ''%%(v2)''', t)) AS changed
+  FROM unnest(ARRAY['target_fresh', 'target_limited']) t;
+SELECT count_rows('TABLE target_fresh EXCEPT TABLE target_limited') AS different,
+       count_rows(format('%s EXCEPT TABLE target_fresh',
+                         last_row_of_each_key('export_shuffled'))) AS missing;
+
 -- onto a target of 40,000 rows, keys in random order: after as many
 -- descents of the primary key as the target has pages, the target is read
 -- into a hash table and the other keys are not looked up in the index;
