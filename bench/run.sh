@@ -20,7 +20,8 @@
 #   syncs, seed shape, random and ascending keys, at N and 4N rows: into an
 #     empty table (against COPY FROM PROGRAM curl into the same table, and
 #     INSERT ... ON CONFLICT over file_fdw), every row changed, nothing
-#     changed; and time(4N) / time(N) for each
+#     changed (onto the previous version, loaded in key order as a first
+#     sync leaves it); and time(4N) / time(N) for each
 #   gzip, peak memory at 4N and 16N rows
 #
 # Each figure is the minimum of BENCH_RUNS runs, ours and its peer taking
