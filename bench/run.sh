@@ -21,7 +21,8 @@
 #     empty table (against COPY FROM PROGRAM curl into the same table, and
 #     INSERT ... ON CONFLICT over file_fdw), every row changed, nothing
 #     changed (onto the previous version, loaded in key order as a first
-#     sync leaves it); and time(4N) / time(N) for each
+#     sync leaves it, or BENCH_TARGET_ORDER=export); and time(4N) / time(N)
+#     for each
 #   gzip, peak memory at 4N and 16N rows
 #
 # Each figure is the minimum of BENCH_RUNS runs, ours and its peer taking
@@ -205,9 +206,18 @@ TYPED='SELECT max("updatedAt"), max("createdAt"), sum(length(id) + length(name) 
 SET_ALL='name = EXCLUDED.name, email = EXCLUDED.email, address = EXCLUDED.address, company = EXCLUDED.company, job = EXCLUDED.job, "updatedAt" = EXCLUDED."updatedAt", "createdAt" = EXCLUDED."createdAt"'
 CHANGED='(users.name, users.email, users.address, users.company, users.job, users."updatedAt", users."createdAt") IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.email, EXCLUDED.address, EXCLUDED.company, EXCLUDED.job, EXCLUDED."updatedAt", EXCLUDED."createdAt")'
 EMPTY="TRUNCATE users, copy_target; DELETE FROM csv_export.sync_state; DELETE FROM csv_export.sync_log"
-# the previous version of an export in the target, laid out as a first
-# sync leaves it (in key order, since 1.5), for ours and the peer alike
-reload() { echo "TRUNCATE users; INSERT INTO users SELECT * FROM peer_$1 ORDER BY id; VACUUM ANALYZE users;"; }
+# the previous version of an export in the target, for ours and the peer
+# alike: laid out as a first sync leaves it (in key order, since 1.5), or
+# with BENCH_TARGET_ORDER=export in the export's own order, as a load in
+# export order leaves it; an unchanged row is then found where the
+# previous one was, a page read at a time (RESULTS.md)
+TARGET_ORDER=${BENCH_TARGET_ORDER:-key}
+case $TARGET_ORDER in
+key) reload_order=" ORDER BY id" ;;
+export) reload_order="" ;;
+*) echo "BENCH_TARGET_ORDER is key or export, not $TARGET_ORDER" >&2; exit 2 ;;
+esac
+reload() { echo "TRUNCATE users; INSERT INTO users SELECT * FROM peer_$1$reload_order; VACUUM ANALYZE users;"; }
 
 scan_rows=()
 scan_case() {	# scan_case SHAPE
@@ -347,7 +357,7 @@ hwm_big=$(hwm ours_big)
 fi
 
 {
-	echo "N = $N rows, 4N = $ROWS ($(( $(stat -c %s "$DATA/sync_random_4n.csv") / 1000000 )) MB of the seed shape at 4N). Minimum of $RUNS runs, $UNIT; shared_buffers 1GB; a CHECKPOINT before each timed statement."
+	echo "N = $N rows, 4N = $ROWS ($(( $(stat -c %s "$DATA/sync_random_4n.csv") / 1000000 )) MB of the seed shape at 4N). Minimum of $RUNS runs, $UNIT; shared_buffers 1GB; a CHECKPOINT before each timed statement; the previous version of an export loaded in $TARGET_ORDER order."
 	echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GB; PostgreSQL $(sql -At -c 'SHOW server_version'); $(curl --version | head -n 1 | cut -d' ' -f1-2); $(date -u +%Y-%m-%d)."
 	echo
 	if [ -z "$SYNCS_ONLY" ]; then
