@@ -14,6 +14,9 @@
  * versions of its changed rows are appended in key order, and the old ones
  * are read in the order they lie on the heap.  With every row of 1M random
  * keys changed, the MERGE took about a fifth less time (bench/RESULTS.md).
+ * The sort is by the key columns' own collations, which are the index's
+ * (1.5 sorted by the export columns', so that a key COLLATE "C" in a
+ * database of another default was sorted in an order not the index's).
  * A session with a temp_file_limit, which the sort could pass, keeps export
  * order.  Which row wins for a repeated key, and what the run writes, do
  * not depend on the order.  STABLE again: it no longer looks at the
@@ -36,6 +39,7 @@ DECLARE
   where_sql text := '';
   key_match text;
   key_list  text;
+  key_order text;
   last_rows text;
   on_write  text;
   -- see the comment above
@@ -45,6 +49,18 @@ BEGIN
   SELECT pg_catalog.string_agg(pg_catalog.format('t.%1$I OPERATOR(pg_catalog.=) s.%1$I', k), ' AND '),
          pg_catalog.string_agg(pg_catalog.quote_ident(k), ', ')
     INTO key_match, key_list FROM pg_catalog.unnest(shape.keys) k;
+  -- the index's order is its columns' collations, which the export's
+  -- casts need not have
+  SELECT pg_catalog.string_agg(pg_catalog.concat(pg_catalog.quote_ident(k.name),
+           ' COLLATE ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(n.nspname)
+           OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.collname)),
+           ', ' ORDER BY k.position)
+    INTO key_order
+    FROM pg_catalog.unnest(shape.keys) WITH ORDINALITY k(name, position)
+    JOIN pg_catalog.pg_attribute a
+      ON a.attrelid OPERATOR(pg_catalog.=) target AND a.attname OPERATOR(pg_catalog.=) k.name
+    LEFT JOIN pg_catalog.pg_collation c ON c.oid OPERATOR(pg_catalog.=) a.attcollation
+    LEFT JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.collnamespace;
   on_write := pg_catalog.format(' WHEN NOT MATCHED THEN INSERT (%s) VALUES (%s)',
                                 pg_catalog.array_to_string(writes.inserts, ', '),
                                 pg_catalog.array_to_string(writes.insert_values, ', '));
@@ -57,7 +73,7 @@ BEGIN
     'ON t.ctid OPERATOR(pg_catalog.=) s._csv_export_tid',
     tgt_name, target::oid, pg_catalog.array_to_string(casts, ', '),
     CASE WHEN shape.has_deleted THEN ', false AS _deleted' ELSE '' END, src_name,
-    CASE WHEN write_in_key_order THEN ' ORDER BY ' OPERATOR(pg_catalog.||) key_list END),
+    CASE WHEN write_in_key_order THEN ' ORDER BY ' OPERATOR(pg_catalog.||) key_order END),
     CASE WHEN writes.updates IS NOT NULL
          THEN pg_catalog.format(' WHEN MATCHED THEN UPDATE SET %s',
                                 pg_catalog.array_to_string(writes.updates, ', '))

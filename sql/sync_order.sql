@@ -170,6 +170,19 @@ SELECT count_rows('TABLE target_fresh EXCEPT TABLE target_limited') AS different
        count_rows(format('%s EXCEPT TABLE target_fresh',
                          last_row_of_each_key('export_shuffled'))) AS missing;
 
+-- the order is the primary key's own, under its collation, not the
+-- export column's: a key declared COLLATE "und-x-icu" (a before B) on a
+-- database whose default is C (B before a) gets its rows in the ICU
+-- order, on the first run and onto the rows it has
+CREATE FOREIGN TABLE export_mixed_case (id text, name text)
+  SERVER order_api OPTIONS (path '/fixtures/mixed_case_keys.csv');
+CREATE TABLE target_icu_key (id text COLLATE "und-x-icu" PRIMARY KEY, name text);
+CALL csv_export.sync('export_mixed_case', 'target_icu_key');
+SELECT string_agg(id, ' ' ORDER BY ctid) AS heap_order FROM target_icu_key;
+ALTER FOREIGN TABLE export_mixed_case OPTIONS (SET path '/fixtures/mixed_case_keys_2.csv');
+CALL csv_export.sync('export_mixed_case', 'target_icu_key');
+SELECT string_agg(id, ' ' ORDER BY ctid) AS heap_order FROM target_icu_key WHERE name LIKE '%(v2)';
+
 -- onto a target of 40,000 rows, keys in random order: after as many
 -- descents of the primary key as the target has pages, the target is read
 -- into a hash table and the other keys are not looked up in the index;
