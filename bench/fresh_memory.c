@@ -2,11 +2,14 @@
  * fresh_memory.c
  *		What this machine charges for memory a process touches for the first
  *		time: milliseconds per 100 MB of a burst of each size given (MB),
- *		after a pause.  A sync writes its table, index and WAL into fresh
- *		page cache, so where a large burst costs more per byte than a small
- *		one, time(4N) / time(N) of every statement that writes (COPY too)
- *		rises above 4 for reasons no code of ours has.  A virtual machine
- *		whose host takes back the memory its guest frees behaves so.
+ *		after a pause.  A sync writes its table, index and WAL into page
+ *		cache, so where a large burst costs more per byte than a small one,
+ *		time(4N) / time(N) of every statement that needs that much fresh
+ *		memory (COPY too) rises above 4 for reasons no code of ours has.  A
+ *		virtual machine whose host takes back the memory its guest frees
+ *		behaves so; this one keeps about 1 GB of freed memory before it
+ *		gives any back, so the bench's repeated runs, which free and take
+ *		again about as much, pay it little (RESULTS.md).
  *
  *		fresh_memory 200 800
  */

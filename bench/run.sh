@@ -36,8 +36,9 @@
 # each statement executes (millions), by callgrind in a single-user backend
 # (the cluster stops for it).  The count is the same for the same binary
 # and input whatever else the machine does, so time(4N) / time(N) above 4
-# in it is the code's own; in seconds it is also the machine's (this VM
-# pays more per byte for fresh memory in large bursts, RESULTS.md).  It is
+# in it is the code's own; in seconds it is also the machine's: shared CPU
+# caches that hold what a sync touches at N and not at 4N, and fresh
+# memory beyond the freed memory this VM keeps (RESULTS.md).  It is
 # about 50 times slower: N = 50,000 makes a sync-only run of about 25 minutes.
 set -euo pipefail
 CRON_DATABASE=postgres
@@ -334,8 +335,10 @@ after=$(stats)
 locked=$(sql -At -c "SELECT count(*) FROM users WHERE xmax::text <> '0'")
 writes="$(( ${after%%|*} - ${before%%|*} )) rows updated, $(( ${after##*|} - ${before##*|} )) new dead tuples, $locked rows locked"
 
-# the machine's own share of time(4N) / time(N): fresh memory in bursts of
-# about what the syncs write at N and at 4N (bench/fresh_memory.c)
+# what fresh memory cost this machine at the time of the run, in bursts of
+# about what the syncs write at N and at 4N (bench/fresh_memory.c): one of
+# the machine's shares of time(4N) / time(N), large only where a statement
+# needs more than the freed memory the VM keeps (RESULTS.md)
 fresh_memory=$("$WORK_DIR/fresh_memory" 200 800 200 800 200 800 | python3 -c "import sys, collections
 costs = collections.defaultdict(list)
 for line in sys.stdin:
