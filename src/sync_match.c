@@ -14,7 +14,10 @@
  * export's keys ascend, by a descent into it otherwise, and, once keys in
  * no particular order have outnumbered the target's pages, in a hash map of
  * the target read in one pass (see read_target_map): an empty target, the
- * first run of every sync, is never looked up at all.
+ * first run of every sync, is never looked up at all.  The target row is
+ * then fetched to compare its values with the export row's, except where
+ * the map's fingerprint of its values says they are the same (see
+ * fingerprint_values).
  *
  * MERGE cannot apply two rows with the same key in export order, and the
  * export is then staged instead.  A new key that comes again fails the
@@ -37,6 +40,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "common/pg_prng.h"
 #include "lib/ilist.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
@@ -95,16 +99,31 @@ typedef struct MapSlot
 } MapSlot;
 
 /*
+ * A map slot with a fingerprint of the row's compared values (see
+ * fingerprint_values), where maintenance_work_mem has room for it: an
+ * export row with the same fingerprint is unchanged without a fetch of the
+ * target row, which, for keys in no particular order, is a random page of
+ * a heap that outgrows the CPU's caches.
+ */
+typedef struct FingerprintedSlot
+{
+	MapSlot		slot;
+	uint64		values_fingerprint;
+} FingerprintedSlot;
+
+/*
  * 64-bit key hashes, open addressing, 0 marking an empty slot, growing
  * within maintenance_work_mem.  Two uses: the export's keys seen so far (a
  * set: a slot is the hash alone), and the target's rows read in one pass
  * when that costs less than looking keys up in its index (see
- * read_target_map): a slot is a MapSlot.
+ * read_target_map): a slot is a FingerprintedSlot, or a MapSlot once the
+ * fingerprints would not fit.
  */
 typedef struct KeyHashTable
 {
 	char	   *slots;
-	Size		slot_size;		/* sizeof(uint64) or sizeof(MapSlot) */
+	Size		slot_size;		/* sizeof(uint64), of a FingerprintedSlot or
+								 * of a MapSlot */
 	uint64		capacity;		/* a power of two */
 	uint64		used;
 } KeyHashTable;
@@ -167,8 +186,12 @@ typedef struct SyncMatch
 	BlockNumber target_blocks;	/* the target's size when the state was made */
 	KeyHashTable *target_map;	/* NULL until the target is read into one */
 	bool		target_map_tried;
-	uint64		found_slot;		/* of match->found in the target map */
+	uint64		found_slot;		/* of the export row's key in the target map */
+	uint64		fingerprint_seed;	/* new for each state (see
+									 * fingerprint_values) */
 	uint64		row_hash;		/* of the export row's key; 0 until computed */
+	bool		found_unchanged;	/* the row's fingerprint says so; nothing
+									 * was fetched into match->found */
 } SyncMatch;
 
 /* this many ascending keys from the start say the export is in key order */
@@ -192,7 +215,7 @@ key_table_create(bool is_map)
 {
 	KeyHashTable *table = palloc0(sizeof(KeyHashTable));
 
-	table->slot_size = is_map ? sizeof(MapSlot) : sizeof(uint64);
+	table->slot_size = is_map ? sizeof(FingerprintedSlot) : sizeof(uint64);
 	return table;
 }
 
@@ -214,8 +237,21 @@ slot_hash(const KeyHashTable *table, uint64 i)
 static inline MapSlot *
 map_slot(const KeyHashTable *table, uint64 i)
 {
-	Assert(table->slot_size == sizeof(MapSlot));
-	return (MapSlot *) (table->slots + i * sizeof(MapSlot));
+	Assert(table->slot_size >= sizeof(MapSlot));
+	return (MapSlot *) (table->slots + i * table->slot_size);
+}
+
+static inline bool
+map_has_fingerprints(const KeyHashTable *table)
+{
+	return table->slot_size == sizeof(FingerprintedSlot);
+}
+
+static inline FingerprintedSlot *
+fingerprinted_slot(const KeyHashTable *table, uint64 i)
+{
+	Assert(map_has_fingerprints(table));
+	return (FingerprintedSlot *) (table->slots + i * sizeof(FingerprintedSlot));
 }
 
 /* the first empty slot from the hash's own, now counted as used; room is there */
@@ -233,28 +269,38 @@ key_table_place(KeyHashTable *table, uint64 hash)
 
 /*
  * Room for one more entry, at most half the slots used: false if that
- * would take more than maintenance_work_mem.
+ * would take more than maintenance_work_mem.  A map whose fingerprints
+ * would not fit any longer gives them up first: without them it still
+ * spares the lookups in the index.
  */
 static bool
 key_table_reserve(KeyHashTable *table)
 {
 	KeyHashTable old = *table;
 	uint64		new_capacity = table->capacity ? table->capacity * 2 : 1024;
-	Size		size = new_capacity * table->slot_size;
+	uint64		limit = (uint64) maintenance_work_mem * 1024;
+	Size		size;
 	uint64		i;
 
 	if (table->used * 2 < table->capacity)
 		return true;
-	if (size > (uint64) maintenance_work_mem * 1024)
+	if (map_has_fingerprints(table) && new_capacity * table->slot_size > limit)
+		table->slot_size = sizeof(MapSlot);
+	size = new_capacity * table->slot_size;
+	if (size > limit)
+	{
+		table->slot_size = old.slot_size;
 		return false;
+	}
 	table->slots = MemoryContextAllocHuge(GetMemoryChunkContext(table), size);
 	memset(table->slots, 0, size);
 	table->capacity = new_capacity;
 	table->used = 0;
+	/* a slot keeps what the new size has room for: all, or all but the fingerprint */
 	for (i = 0; i < old.capacity; i++)
 		if (slot_hash(&old, i) != 0)
 			memcpy(table->slots + key_table_place(table, slot_hash(&old, i)) * table->slot_size,
-				   old.slots + i * old.slot_size, old.slot_size);
+				   old.slots + i * old.slot_size, table->slot_size);
 	if (old.slots)
 		pfree(old.slots);
 	return true;
@@ -619,6 +665,7 @@ sync_match_begin(FunctionCallInfo fcinfo, Oid target_oid, HeapTupleHeader row,
 	match->last_key_context = AllocSetContextCreate(context, "csv_export sync last key",
 													ALLOCSET_SMALL_SIZES);
 	match->ascending = true;
+	match->fingerprint_seed = pg_prng_uint64(&pg_global_prng_state);
 	if (match->seen_possible)
 		match->seen = key_table_create(false);
 
@@ -891,6 +938,91 @@ same_values(SyncMatch *match)
 }
 
 /*
+ * Fingerprints of the compared values.
+ *
+ * A row's fingerprint is a 64-bit hash of what same_values compares: each
+ * column's image (a by-value datum's bits, the bytes of a fixed-length
+ * type, a varlena's content whatever its header, compression or
+ * toasting), or its NULL, the key's columns among them.  Equal values
+ * give equal fingerprints; unequal ones the same fingerprint by chance
+ * only, about one in 2^64 per changed row: each column's hash is seeded,
+ * and the running fingerprint goes through a bijective mixer, so that two
+ * rows whose column hashes differ in one column only never meet.  The
+ * seed is drawn anew for every statement's state, so such a chance does
+ * not recur on the next sync, which then writes the row.  Only the target
+ * map keeps fingerprints: other lookups fetch the row anyway.
+ */
+
+/* murmur3's 64-bit finalizer: a bijection that spreads every bit */
+static inline uint64
+mix64(uint64 x)
+{
+	x ^= x >> 33;
+	x *= UINT64CONST(0xff51afd7ed558ccd);
+	x ^= x >> 33;
+	x *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	x ^= x >> 33;
+	return x;
+}
+
+/* a seeded hash of the image datum_image_eq compares */
+static uint64
+hash_image(Datum value, const MatchedColumn *column, uint64 seed)
+{
+	const unsigned char *bytes;
+	Size		length;
+	struct varlena *whole = NULL;
+	uint64		hash;
+
+	if (column->typbyval)
+	{
+		bytes = (const unsigned char *) &value;
+		length = sizeof(Datum);
+	}
+	else if (column->typlen > 0)
+	{
+		bytes = (const unsigned char *) DatumGetPointer(value);
+		length = column->typlen;
+	}
+	else if (column->typlen == -1)
+	{
+		whole = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(value));
+		bytes = (const unsigned char *) VARDATA_ANY(whole);
+		length = VARSIZE_ANY_EXHDR(whole);
+	}
+	else
+	{
+		bytes = (const unsigned char *) DatumGetCString(value);
+		length = strlen((const char *) bytes) + 1;
+	}
+	hash = hash_bytes_extended(bytes, length, seed);
+	if (whole != NULL && (Pointer) whole != DatumGetPointer(value))
+		pfree(whole);
+	return hash;
+}
+
+/* of the export row (values in export order) or of a target row */
+static uint64
+fingerprint_values(SyncMatch *match, const Datum *values, const bool *nulls,
+				   bool of_target)
+{
+	uint64		seed = match->fingerprint_seed;
+	uint64		fingerprint = seed;
+	int			i;
+
+	for (i = 0; i < match->ncolumns; i++)
+	{
+		MatchedColumn *column = &match->columns[i];
+		int			index = of_target ? column->target_attno - 1 : column->source_index;
+		uint64		column_hash = nulls[index] ? ~seed :
+			hash_image(values[index], column, seed);
+
+		fingerprint = mix64(fingerprint ^ column_hash);
+	}
+	return fingerprint;
+}
+
+/*
  * Finding the export row's key in the target's primary key.
  *
  * The index holds, besides the rows the statement's snapshot sees, an entry
@@ -1037,8 +1169,11 @@ search_walkable_key(SyncMatch *match)
  * many rows as the target has pages: the descents made until then cost
  * about what the read does, so the sync never pays much more than the
  * better of the two.  Keys that ascend are walked to instead
- * (search_walkable_key), and an empty target needs no read at all.  A map
- * that would outgrow maintenance_work_mem is given up for the index.
+ * (search_walkable_key), and an empty target needs no read at all.  The
+ * read fingerprints each row's values too, so that an unchanged row is not
+ * fetched again, from a random page, to be compared.  A map that would
+ * outgrow maintenance_work_mem gives up its fingerprints, then itself for
+ * the index.
  */
 /* the key of the target row in match->found, in key order */
 static void
@@ -1052,6 +1187,27 @@ found_key_values(SyncMatch *match)
 
 		/* primary key columns are never NULL */
 		match->key_values[i] = slot_getattr(match->found, match->keys[i].target_attno, &isnull);
+	}
+}
+
+/* the target row in match->found into the map, which has room for it */
+static void
+add_found_to_map(SyncMatch *match, KeyHashTable *map)
+{
+	TupleTableSlot *found = match->found;
+	uint64		hash;
+	uint64		i;
+
+	found_key_values(match);
+	hash = hash_key_values(match, match->key_values);
+	i = key_table_place(map, hash);
+	map_slot(map, i)->hash = hash;
+	map_slot(map, i)->tid = found->tts_tid;
+	if (map_has_fingerprints(map))
+	{
+		slot_getallattrs(found);
+		fingerprinted_slot(map, i)->values_fingerprint =
+			fingerprint_values(match, found->tts_values, found->tts_isnull, true);
 	}
 }
 
@@ -1069,27 +1225,21 @@ read_target_map(SyncMatch *match)
 
 	if (match->target_blocks == 0)
 		return map;
-	/* hashing a key may detoast it */
+	/* hashing a key or a value may detoast it */
 	row_context = AllocSetContextCreate(CurrentMemoryContext, "csv_export sync map row",
 										ALLOCSET_SMALL_SIZES);
 	scan = table_beginscan(match->target, match->snapshot, 0, NULL);
 	while (fits && table_scan_getnextslot(scan, ForwardScanDirection, match->found))
 	{
-		MemoryContext old_context = MemoryContextSwitchTo(row_context);
-		uint64		hash;
-
 		CHECK_FOR_INTERRUPTS();
-		found_key_values(match);
-		hash = hash_key_values(match, match->key_values);
-		MemoryContextSwitchTo(old_context);
-		MemoryContextReset(row_context);
 		fits = key_table_reserve(map);
 		if (fits)
 		{
-			MapSlot    *slot = map_slot(map, key_table_place(map, hash));
+			MemoryContext old_context = MemoryContextSwitchTo(row_context);
 
-			slot->hash = hash;
-			slot->tid = match->found->tts_tid;
+			add_found_to_map(match, map);
+			MemoryContextSwitchTo(old_context);
+			MemoryContextReset(row_context);
 		}
 	}
 	table_endscan(scan);
@@ -1134,11 +1284,18 @@ found_has_export_key(SyncMatch *match)
 	return true;
 }
 
-/* the export row's key in the map; its target row then in match->found */
+/*
+ * The export row's key in the map.  A slot of its key hash whose
+ * fingerprint is the row's says the row is unchanged (match->found_unchanged);
+ * else its target row is fetched into match->found, and the key checked.
+ */
 static bool
 find_in_target_map(SyncMatch *match)
 {
 	KeyHashTable *map = match->target_map;
+	bool		fingerprinted = map_has_fingerprints(map);
+	bool		row_fingerprinted = false;
+	uint64		row_fingerprint = 0;
 	uint64		hash;
 	uint64		mask;
 	uint64		i;
@@ -1148,14 +1305,25 @@ find_in_target_map(SyncMatch *match)
 	hash = key_hash(match);
 	mask = map->capacity - 1;
 	for (i = hash & mask; slot_hash(map, i) != 0; i = (i + 1) & mask)
-		if (slot_hash(map, i) == hash &&
-			table_tuple_fetch_row_version(match->target, &map_slot(map, i)->tid,
-										  match->snapshot, match->found) &&
-			found_has_export_key(match))
+	{
+		if (slot_hash(map, i) != hash)
+			continue;
+		if (fingerprinted && !row_fingerprinted)
 		{
-			match->found_slot = i;
+			row_fingerprint = fingerprint_values(match, match->values, match->nulls, false);
+			row_fingerprinted = true;
+		}
+		match->found_slot = i;
+		if (fingerprinted && fingerprinted_slot(map, i)->values_fingerprint == row_fingerprint)
+		{
+			match->found_unchanged = true;
 			return true;
 		}
+		if (table_tuple_fetch_row_version(match->target, &map_slot(map, i)->tid,
+										  match->snapshot, match->found) &&
+			found_has_export_key(match))
+			return true;
+	}
 	return false;
 }
 
@@ -1232,6 +1400,7 @@ csv_export_sync_match(PG_FUNCTION_ARGS)
 	tuple.t_data = row;
 	heap_deform_tuple(&tuple, match->source_desc, match->values, match->nulls);
 	match->row_hash = 0;
+	match->found_unchanged = false;
 	rows_matched++;
 
 	/* a key with a NULL is new; the INSERT reports the NOT NULL violation */
@@ -1246,7 +1415,7 @@ csv_export_sync_match(PG_FUNCTION_ARGS)
 	remember_found_key(match);
 
 	result = palloc(sizeof(ItemPointerData));
-	if (same_values(match))
+	if (match->found_unchanged || same_values(match))
 		ItemPointerSet(result, 0, 0);
 	else
 		ItemPointerCopy(&match->found->tts_tid, result);
