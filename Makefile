@@ -27,7 +27,7 @@ OBJS = \
 EXTENSION = csv_export_fdw
 DATA = csv_export_fdw--1.0.sql csv_export_fdw--1.0--1.1.sql csv_export_fdw--1.1--1.2.sql \
 	csv_export_fdw--1.2--1.3.sql csv_export_fdw--1.3--1.4.sql csv_export_fdw--1.4--1.5.sql \
-	csv_export_fdw--1.5--1.6.sql
+	csv_export_fdw--1.5--1.6.sql csv_export_fdw--1.6--1.7.sql
 PGFILEDESC = "csv_export_fdw - foreign data wrapper for CSV exports over HTTP"
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))

@@ -38,7 +38,10 @@ CALL csv_export.sync('image_export', 'image_target');
 -- every change of image still tells.  Keys that do not ascend, and the
 -- first row looked up in the index: then the target has had as many rows
 -- as pages, and is read into the table.  Long values are compressed or
--- stored out of line in the target, never in the export row.
+-- stored out of line in the target, never in the export row.  A caller
+-- that checks the key of the row a ctid leads to (the fourth argument, as
+-- the direct MERGE does) gets the same answers, without changed rows being
+-- fetched to check their keys.
 CREATE TABLE fingerprinted (id int PRIMARY KEY, amount numeric, ratio float8,
                             label text COLLATE case_insensitive, note text, big text);
 INSERT INTO fingerprinted VALUES
@@ -52,7 +55,8 @@ INSERT INTO fingerprinted VALUES
 SELECT pg_relation_size('fingerprinted') / 8192 AS pages,
        pg_column_compression(big) AS compressed, octet_length(big) > 2000 AS long
   FROM fingerprinted WHERE id IN (8, 9);
-SELECT e.id, e.what, csv_export._sync_match('fingerprinted', r, false) AS found
+SELECT e.id, e.what, csv_export._sync_match('fingerprinted', r, false) AS found,
+       csv_export._sync_match('fingerprinted', r, false, true) AS found_keys_unchecked
   FROM (VALUES
     (11, 1.0::numeric, 0::float8, 'abc', 'n', 'same', 'unchanged, looked up in the index'),
     (1, 1, 1, 'first', NULL::text, NULL::text, 'unchanged'),

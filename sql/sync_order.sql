@@ -183,6 +183,31 @@ ALTER FOREIGN TABLE export_mixed_case OPTIONS (SET path '/fixtures/mixed_case_ke
 CALL csv_export.sync('export_mixed_case', 'target_icu_key');
 SELECT string_agg(id, ' ' ORDER BY ctid) AS heap_order FROM target_icu_key WHERE name LIKE '%(v2)';
 
+-- the direct MERGE reaches each changed row through its ctid, not through
+-- a second lookup in the index, and checks the row's key there under the
+-- key's own collation (_sync_match may pass on a row found by the hash of
+-- its key alone)
+CREATE FUNCTION plan_of_direct_merge(source regclass, target regclass) RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+DECLARE
+  line text;
+BEGIN
+  -- the planner settings the MERGE runs with
+  PERFORM set_config(split_part(setting, '=', 1), split_part(setting, '=', 2), true)
+     FROM pg_proc, unnest(proconfig) setting
+    WHERE oid = 'csv_export._merge_directly(text,timestamptz)'::regprocedure
+      AND setting LIKE 'enable%';
+  FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || (SELECT direct_merge
+      FROM csv_export._sync_statements(source, target, NULL, NULL, '{}', false)) LOOP
+    IF line ~ 'Scan|Cond|Filter' THEN
+      RETURN NEXT btrim(line, ' ->');
+    END IF;
+  END LOOP;
+END $$;
+SELECT plan_of_direct_merge('export_mixed_case', 'target_icu_key');
+SELECT substring(direct_merge FROM ' ON (.*) WHEN MATCHED') AS join_condition
+  FROM csv_export._sync_statements('export_mixed_case', 'target_icu_key', NULL, NULL, '{}', false);
+
 -- onto a target of 40,000 rows, keys in random order: after as many
 -- descents of the primary key as the target has pages, the target is read
 -- into a hash table and the other keys are not looked up in the index;

@@ -13,7 +13,7 @@
 #include "decoder.h"
 
 /* the User-Agent of requests unless a table says otherwise */
-#define CSV_EXPORT_FDW_VERSION "1.6"
+#define CSV_EXPORT_FDW_VERSION "1.7"
 
 /*
  * How to make HTTP requests: the resolved transfer options of a foreign

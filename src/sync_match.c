@@ -8,7 +8,10 @@
  * the row), the target row's ctid when some column differs (MERGE updates it
  * through a TID join, without looking the key up again), and '(0,0)', never
  * a valid ctid, when the target row already holds these values: MERGE never
- * sees such a row, so an unchanged export writes and locks nothing.
+ * sees such a row, so an unchanged export writes and locks nothing.  A
+ * caller that checks the key of the row a ctid leads to (1.7's MERGE joins
+ * on ctid and key) may get the ctid of a row found only by the hash of its
+ * key, which a row of another key could share.
  *
  * A key is found by walking along the target's primary key while the
  * export's keys ascend, by a descent into it otherwise, and, once keys in
@@ -128,6 +131,15 @@ typedef struct KeyHashTable
 	uint64		used;
 } KeyHashTable;
 
+/* how a lookup that found the export row's key knows the target row */
+typedef enum FoundRow
+{
+	FOUND_FETCHED,				/* in match->found, to be compared */
+	FOUND_UNCHANGED,			/* by its fingerprint, not fetched */
+	FOUND_CHANGED				/* by its fingerprint, not fetched: its key is
+								 * left to the caller to check */
+} FoundRow;
+
 typedef struct SyncMatch
 {
 	/*
@@ -180,6 +192,7 @@ typedef struct SyncMatch
 	Datum	   *last_key;		/* NULL before the first row */
 	bool		ascending;
 	bool		remember_new_keys;	/* else only keys found in the target */
+	bool		caller_checks_keys; /* of the rows the answers' ctids lead to */
 	KeyHashTable *seen;			/* NULL when keys are not remembered */
 	bool		seen_possible;	/* every key type has an extended hash */
 	bool		keys_forgotten; /* keys were remembered, then no longer */
@@ -190,8 +203,7 @@ typedef struct SyncMatch
 	uint64		fingerprint_seed;	/* new for each state (see
 									 * fingerprint_values) */
 	uint64		row_hash;		/* of the export row's key; 0 until computed */
-	bool		found_unchanged;	/* the row's fingerprint says so; nothing
-									 * was fetched into match->found */
+	FoundRow	found_row;		/* how find_target_row knows the row it found */
 } SyncMatch;
 
 /* this many ascending keys from the start say the export is in key order */
@@ -618,7 +630,7 @@ open_target(SyncMatch *match, HeapTupleHeader row)
 
 static SyncMatch *
 sync_match_begin(FunctionCallInfo fcinfo, Oid target_oid, HeapTupleHeader row,
-				 bool remember_new_keys)
+				 bool remember_new_keys, bool caller_checks_keys)
 {
 	MemoryContext context = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
 												  "csv_export sync match",
@@ -637,6 +649,7 @@ sync_match_begin(FunctionCallInfo fcinfo, Oid target_oid, HeapTupleHeader row,
 	}
 	match->target_oid = target_oid;
 	match->remember_new_keys = remember_new_keys;
+	match->caller_checks_keys = caller_checks_keys;
 	match->row_type = HeapTupleHeaderGetTypeId(row);
 	match->row_typmod = HeapTupleHeaderGetTypMod(row);
 	match->statement_snapshot = active;
@@ -677,13 +690,14 @@ sync_match_begin(FunctionCallInfo fcinfo, Oid target_oid, HeapTupleHeader row,
 /* whether the state of the call site serves this call */
 static bool
 sync_match_fits(SyncMatch *match, Oid target_oid, HeapTupleHeader row,
-				bool remember_new_keys)
+				bool remember_new_keys, bool caller_checks_keys)
 {
 	Snapshot	active = GetActiveSnapshot();
 
 	return !match->released &&
 		match->target_oid == target_oid &&
 		match->remember_new_keys == remember_new_keys &&
+		match->caller_checks_keys == caller_checks_keys &&
 		match->row_type == HeapTupleHeaderGetTypeId(row) &&
 		match->row_typmod == HeapTupleHeaderGetTypMod(row) &&
 		match->statement_snapshot == active &&
@@ -1286,8 +1300,10 @@ found_has_export_key(SyncMatch *match)
 
 /*
  * The export row's key in the map.  A slot of its key hash whose
- * fingerprint is the row's says the row is unchanged (match->found_unchanged);
- * else its target row is fetched into match->found, and the key checked.
+ * fingerprint is the row's says the row is unchanged; one whose
+ * fingerprint differs, that it changed, if the caller checks the key of
+ * the row the slot's ctid leads to (the hash may be another key's).  Else
+ * the target row is fetched into match->found, and its key checked.
  */
 static bool
 find_in_target_map(SyncMatch *match)
@@ -1316,7 +1332,12 @@ find_in_target_map(SyncMatch *match)
 		match->found_slot = i;
 		if (fingerprinted && fingerprinted_slot(map, i)->values_fingerprint == row_fingerprint)
 		{
-			match->found_unchanged = true;
+			match->found_row = FOUND_UNCHANGED;
+			return true;
+		}
+		if (fingerprinted && match->caller_checks_keys)
+		{
+			match->found_row = FOUND_CHANGED;
 			return true;
 		}
 		if (table_tuple_fetch_row_version(match->target, &map_slot(map, i)->tid,
@@ -1361,11 +1382,29 @@ find_target_row(SyncMatch *match)
 	return found;
 }
 
+/* the answer for a row whose key find_target_row found */
+static ItemPointer
+found_row_answer(SyncMatch *match)
+{
+	ItemPointer result = palloc(sizeof(ItemPointerData));
+
+	if (match->found_row == FOUND_CHANGED)
+		ItemPointerCopy(&map_slot(match->target_map, match->found_slot)->tid, result);
+	else if (match->found_row == FOUND_UNCHANGED || same_values(match))
+		ItemPointerSet(result, 0, 0);
+	else
+		ItemPointerCopy(&match->found->tts_tid, result);
+	return result;
+}
+
 /*
- * csv_export._sync_match(target, export_row, remember_new_keys): 1.3's
- * statements pass false and catch the primary key's unique_violation; the
- * two-argument form of 1.2 and before (a library newer than the installed
- * extension's scripts) remembers every key, as it always did.
+ * csv_export._sync_match(target, export_row, remember_new_keys,
+ * caller_checks_keys): 1.3's statements pass remember_new_keys false and
+ * catch the primary key's unique_violation; 1.7's pass caller_checks_keys
+ * true and join on the key as well as the ctid.  The fewer arguments of
+ * earlier versions' statements (a library newer than the installed
+ * extension's scripts) get what those versions did: every key remembered
+ * with two arguments, every key checked with fewer than four.
  */
 Datum
 csv_export_sync_match(PG_FUNCTION_ARGS)
@@ -1373,18 +1412,21 @@ csv_export_sync_match(PG_FUNCTION_ARGS)
 	Oid			target_oid;
 	HeapTupleHeader row;
 	bool		remember_new_keys;
+	bool		caller_checks_keys;
 	SyncMatch  *match = (SyncMatch *) fcinfo->flinfo->fn_extra;
 	HeapTupleData tuple;
-	ItemPointer result;
 	int			i;
 
 	/* declared STRICT; NULL-safe also if it is called some other way */
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || (PG_NARGS() > 2 && PG_ARGISNULL(2)))
-		PG_RETURN_NULL();
+	for (i = 0; i < PG_NARGS(); i++)
+		if (PG_ARGISNULL(i))
+			PG_RETURN_NULL();
 	target_oid = PG_GETARG_OID(0);
 	row = PG_GETARG_HEAPTUPLEHEADER(1);
 	remember_new_keys = PG_NARGS() > 2 ? PG_GETARG_BOOL(2) : true;
-	if (match != NULL && !sync_match_fits(match, target_oid, row, remember_new_keys))
+	caller_checks_keys = PG_NARGS() > 3 ? PG_GETARG_BOOL(3) : false;
+	if (match != NULL &&
+		!sync_match_fits(match, target_oid, row, remember_new_keys, caller_checks_keys))
 	{
 		fcinfo->flinfo->fn_extra = NULL;
 		MemoryContextDelete(match->context);
@@ -1392,7 +1434,7 @@ csv_export_sync_match(PG_FUNCTION_ARGS)
 	}
 	if (match == NULL)
 		fcinfo->flinfo->fn_extra = match =
-			sync_match_begin(fcinfo, target_oid, row, remember_new_keys);
+			sync_match_begin(fcinfo, target_oid, row, remember_new_keys, caller_checks_keys);
 
 	tuple.t_len = HeapTupleHeaderGetDatumLength(row);
 	ItemPointerSetInvalid(&tuple.t_self);
@@ -1400,7 +1442,7 @@ csv_export_sync_match(PG_FUNCTION_ARGS)
 	tuple.t_data = row;
 	heap_deform_tuple(&tuple, match->source_desc, match->values, match->nulls);
 	match->row_hash = 0;
-	match->found_unchanged = false;
+	match->found_row = FOUND_FETCHED;
 	rows_matched++;
 
 	/* a key with a NULL is new; the INSERT reports the NOT NULL violation */
@@ -1413,13 +1455,7 @@ csv_export_sync_match(PG_FUNCTION_ARGS)
 	if (!find_target_row(match))
 		PG_RETURN_NULL();
 	remember_found_key(match);
-
-	result = palloc(sizeof(ItemPointerData));
-	if (match->found_unchanged || same_values(match))
-		ItemPointerSet(result, 0, 0);
-	else
-		ItemPointerCopy(&match->found->tts_tid, result);
-	PG_RETURN_POINTER(result);
+	PG_RETURN_POINTER(found_row_answer(match));
 }
 
 /* how many rows the last _sync_match looked at; reading starts a new count */

@@ -56,7 +56,7 @@ SELECT 'runner may call: ' || bool_and(has_function_privilege('upgrade_runner', 
   FROM unnest(csv_export._sync_routines()) r;
 SQL
 )
-expected=$'before: 1.0\nunder 1.1: 30 rows, last won: 1\nafter: 1.6\nstate kept: 1 succeeded true\nruns: succeeded,succeeded\nusers: 35\npublic may call: 0\nrow security: rejects=true,schema_changes=true,sync_log=true,sync_state=true\nrunner may call: true'
+expected=$'before: 1.0\nunder 1.1: 30 rows, last won: 1\nafter: 1.7\nstate kept: 1 succeeded true\nruns: succeeded,succeeded\nusers: 35\npublic may call: 0\nrow security: rejects=true,schema_changes=true,sync_log=true,sync_state=true\nrunner may call: true'
 if [ "$result" != "$expected" ]; then
 	printf 'expected:\n%s\ngot:\n%s\n' "$expected" "$result"
 	exit 1
