@@ -280,6 +280,31 @@ key_table_place(KeyHashTable *table, uint64 hash)
 }
 
 /*
+ * Room from the start for about as many entries as the target is expected
+ * to have, so that a map larger than the CPU's caches is not moved, slot by
+ * slot to random places, at each doubling.  Within maintenance_work_mem,
+ * without fingerprints if need be, or not at all (then it grows as it can).
+ */
+static void
+key_table_presize(KeyHashTable *table, double expected_entries)
+{
+	uint64		limit = (uint64) maintenance_work_mem * 1024;
+	uint64		capacity = 1024;
+
+	Assert(table->capacity == 0);
+	while (capacity < 2 * expected_entries && capacity * sizeof(MapSlot) <= limit)
+		capacity *= 2;
+	if (map_has_fingerprints(table) && capacity * table->slot_size > limit)
+		table->slot_size = sizeof(MapSlot);
+	if (capacity * table->slot_size > limit)
+		return;
+	table->slots = MemoryContextAllocHuge(GetMemoryChunkContext(table),
+										  capacity * table->slot_size);
+	memset(table->slots, 0, capacity * table->slot_size);
+	table->capacity = capacity;
+}
+
+/*
  * Room for one more entry, at most half the slots used: false if that
  * would take more than maintenance_work_mem.  A map whose fingerprints
  * would not fit any longer gives them up first: without them it still
@@ -1225,6 +1250,17 @@ add_found_to_map(SyncMatch *match, KeyHashTable *map)
 	}
 }
 
+/* the planner's estimate: the last VACUUM's or ANALYZE's rows per page */
+static double
+expected_target_rows(SyncMatch *match)
+{
+	Form_pg_class form = RelationGetForm(match->target);
+
+	if (form->relpages <= 0 || form->reltuples < 0)
+		return 0;
+	return form->reltuples / form->relpages * match->target_blocks;
+}
+
 /*
  * Every row version the statement sees, by the hash of its key; NULL when
  * the map would not fit.  Runs under the state's resource owner and memory.
@@ -1239,6 +1275,7 @@ read_target_map(SyncMatch *match)
 
 	if (match->target_blocks == 0)
 		return map;
+	key_table_presize(map, expected_target_rows(match));
 	/* hashing a key or a value may detoast it */
 	row_context = AllocSetContextCreate(CurrentMemoryContext, "csv_export sync map row",
 										ALLOCSET_SMALL_SIZES);
