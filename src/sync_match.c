@@ -279,48 +279,27 @@ key_table_place(KeyHashTable *table, uint64 hash)
 	return i;
 }
 
-/*
- * Room from the start for about as many entries as the target is expected
- * to have, so that a map larger than the CPU's caches is not moved, slot by
- * slot to random places, at each doubling.  Within maintenance_work_mem,
- * without fingerprints if need be, or not at all (then it grows as it can).
- */
-static void
-key_table_presize(KeyHashTable *table, double expected_entries)
+/* what a KeyHashTable may take, in bytes */
+static uint64
+key_table_memory_limit(void)
 {
-	uint64		limit = (uint64) maintenance_work_mem * 1024;
-	uint64		capacity = 1024;
-
-	Assert(table->capacity == 0);
-	while (capacity < 2 * expected_entries && capacity * sizeof(MapSlot) <= limit)
-		capacity *= 2;
-	if (map_has_fingerprints(table) && capacity * table->slot_size > limit)
-		table->slot_size = sizeof(MapSlot);
-	if (capacity * table->slot_size > limit)
-		return;
-	table->slots = MemoryContextAllocHuge(GetMemoryChunkContext(table),
-										  capacity * table->slot_size);
-	memset(table->slots, 0, capacity * table->slot_size);
-	table->capacity = capacity;
+	return (uint64) maintenance_work_mem * 1024;
 }
 
 /*
- * Room for one more entry, at most half the slots used: false if that
- * would take more than maintenance_work_mem.  A map whose fingerprints
- * would not fit any longer gives them up first: without them it still
- * spares the lookups in the index.
+ * The table at new_capacity slots, its entries moved there: false, and the
+ * table as it was, if that would take more than maintenance_work_mem.  A
+ * map whose fingerprints would not fit gives them up first: without them
+ * it still spares the lookups in the index.
  */
 static bool
-key_table_reserve(KeyHashTable *table)
+key_table_resize(KeyHashTable *table, uint64 new_capacity)
 {
 	KeyHashTable old = *table;
-	uint64		new_capacity = table->capacity ? table->capacity * 2 : 1024;
-	uint64		limit = (uint64) maintenance_work_mem * 1024;
+	uint64		limit = key_table_memory_limit();
 	Size		size;
 	uint64		i;
 
-	if (table->used * 2 < table->capacity)
-		return true;
 	if (map_has_fingerprints(table) && new_capacity * table->slot_size > limit)
 		table->slot_size = sizeof(MapSlot);
 	size = new_capacity * table->slot_size;
@@ -341,6 +320,33 @@ key_table_reserve(KeyHashTable *table)
 	if (old.slots)
 		pfree(old.slots);
 	return true;
+}
+
+/* room for one more entry, at most half the slots used */
+static bool
+key_table_reserve(KeyHashTable *table)
+{
+	if (table->used * 2 < table->capacity)
+		return true;
+	return key_table_resize(table, table->capacity ? table->capacity * 2 : 1024);
+}
+
+/*
+ * Room from the start for about as many entries as the target is expected
+ * to have, so that a map larger than the CPU's caches is not moved, slot by
+ * slot to random places, at each doubling.  Where that would not fit, the
+ * table grows as far as it can instead.
+ */
+static void
+key_table_presize(KeyHashTable *table, double expected_entries)
+{
+	uint64		capacity = 1024;
+
+	Assert(table->capacity == 0);
+	while (capacity < 2 * expected_entries &&
+		   capacity * sizeof(MapSlot) <= key_table_memory_limit())
+		capacity *= 2;
+	(void) key_table_resize(table, capacity);
 }
 
 /* the state is done with: it serves no call and is no longer live */
