@@ -242,19 +242,17 @@ SELECT count_rows('TABLE export_sorted EXCEPT TABLE target_mapped') AS mapped_di
 -- a random page of the heap for each row.  The heap is read about twice
 -- (the lookups before the table is read, then the read), not once a row.
 -- Where maintenance_work_mem has room for the table but not for the
--- fingerprints, the table gives them up as it grows, and each row found
+-- fingerprints, the table gives them up, and each row found
 -- is fetched and compared; the rows changed since (the keys below '2')
 -- are written either way.
 CREATE TEMP TABLE reads (n serial, run text, heap bigint, descents bigint,
                          rows_fetched bigint, rows_upserted bigint);
 CREATE PROCEDURE note_reads(run text) LANGUAGE sql AS $$
   INSERT INTO reads (run, heap, descents, rows_fetched, rows_upserted)
-    SELECT run, h.heap_blks_read + h.heap_blks_hit, s.idx_scan,
-           (SELECT l.rows_fetched FROM csv_export.sync_log l
-             WHERE l.target = s.relid ORDER BY l.run_id DESC LIMIT 1),
-           (SELECT l.rows_upserted FROM csv_export.sync_log l
-             WHERE l.target = s.relid ORDER BY l.run_id DESC LIMIT 1)
+    SELECT run, h.heap_blks_read + h.heap_blks_hit, s.idx_scan, l.rows_fetched, l.rows_upserted
       FROM pg_statio_user_tables h JOIN pg_stat_user_tables s USING (relid)
+      LEFT JOIN LATERAL (SELECT rows_fetched, rows_upserted FROM csv_export.sync_log
+                          WHERE target = s.relid ORDER BY run_id DESC LIMIT 1) l ON true
      WHERE relid = 'target_mapped'::regclass
 $$;
 SELECT pg_stat_force_next_flush();
