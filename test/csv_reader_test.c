@@ -354,6 +354,109 @@ run_cases(const TestCase *list, size_t n, int *passed, int *failed)
 	}
 }
 
+/*
+ * Generated inputs: records of quoted and unquoted fields with commas,
+ * escaped quotes and line breaks at every place of the 64-byte blocks in
+ * which the reader finds quotes and line feeds.  Each record's expected
+ * line is 1 + the line feeds before its first byte, counted here.
+ */
+static uint32_t
+next_random(uint32_t *state)
+{
+	*state = *state * 1103515245u + 12345u;
+	return *state >> 16;
+}
+
+static void
+generate_field(uint32_t *state, Buffer *input, Buffer *expected, unsigned long long *line)
+{
+	static const char alphabet[] = "xxx,\"\n";
+	Buffer		value = {0};
+	size_t		len = next_random(state) % 45;
+	size_t		i;
+	bool		quoted;
+
+	append_str(&value, "");
+	for (i = 0; i < len; i++)
+		append(&value, &alphabet[next_random(state) % (sizeof(alphabet) - 1)], 1);
+	quoted = len == 0 || strpbrk(value.data, ",\"\n") != NULL || next_random(state) % 2;
+	if (quoted)
+		append_str(input, "\"");
+	for (i = 0; i < len; i++)
+	{
+		if (value.data[i] == '"')
+			append_str(input, "\"");
+		if (value.data[i] == '\n')
+			(*line)++;
+		append(input, &value.data[i], 1);
+	}
+	if (quoted)
+		append_str(input, "\"");
+	append(expected, value.data, len);
+	free(value.data);
+}
+
+static void
+generate_records(uint32_t seed, Buffer *input, Buffer *expected)
+{
+	uint32_t	state = seed;
+	unsigned long long line = 1;
+	int			nrecords = 2 + next_random(&state) % 4;
+	int			r;
+
+	append_str(input, "");
+	append_str(expected, "");
+	for (r = 0; r < nrecords; r++)
+	{
+		int			nfields = 1 + next_random(&state) % 4;
+		char		prefix[32];
+		int			f;
+
+		snprintf(prefix, sizeof(prefix), "%llu:[", line);
+		append_str(expected, prefix);
+		for (f = 0; f < nfields; f++)
+		{
+			if (f > 0)
+			{
+				append_str(input, ",");
+				append_str(expected, "|");
+			}
+			generate_field(&state, input, expected, &line);
+		}
+		append_str(input, "\n");
+		append_str(expected, "] ");
+		line++;
+	}
+}
+
+static void
+run_generated_cases(int *passed, int *failed)
+{
+	uint32_t	seed;
+	bool		ok = true;
+
+	for (seed = 1; seed <= 60; seed++)
+	{
+		Buffer		input = {0};
+		Buffer		expected = {0};
+		TestCase	tc = {"generated quoted line breaks", NULL, 0, NULL, 0, NULL,
+		CSV_READER_OK, 0, false};
+
+		generate_records(seed, &input, &expected);
+		tc.input = input.data;
+		tc.expected = expected.data;
+		ok &= run_case(&tc);
+		free(input.data);
+		free(expected.data);
+	}
+	printf("csv_reader %-45s %s\n", "generated quoted line breaks (60 inputs)",
+		   ok ? "ok" : "FAILED");
+	if (ok)
+		(*passed)++;
+	else
+		(*failed)++;
+}
+
 int
 main(void)
 {
@@ -361,6 +464,7 @@ main(void)
 	int			failed = 0;
 
 	run_cases(cases, sizeof(cases) / sizeof(cases[0]), &passed, &failed);
+	run_generated_cases(&passed, &failed);
 	trim_spaces = true;
 	run_cases(trim_cases, sizeof(trim_cases) / sizeof(trim_cases[0]), &passed, &failed);
 	printf("%d passed, %d failed\n", passed, failed);
