@@ -21,6 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* SSE2 is part of x86-64; CSV_READER_NO_SIMD tests the portable code there */
+#if defined(__SSE2__) && !defined(CSV_READER_NO_SIMD)
+#define CSV_READER_SSE2
+#include <emmintrin.h>
+#endif
+
 #define CACHE_LINE	64
 
 #ifdef __GNUC__
@@ -620,6 +626,7 @@ typedef struct QuoteWalk
 	size_t		next_record;	/* the first record not moved down yet */
 } QuoteWalk;
 
+/* one byte of a chunk that has carriage returns, which end records too */
 static inline void
 walk_byte(CsvReader *reader, QuoteWalk *walk, unsigned char c, unsigned char quote)
 {
@@ -637,9 +644,8 @@ walk_byte(CsvReader *reader, QuoteWalk *walk, unsigned char c, unsigned char quo
 
 /*
  * Quotes and line feeds of 64 bytes as bit masks, bit i for byte i: with
- * SSE2 (every x86-64), 16 bytes a comparison; elsewhere, 8 bytes a word
- * (CSV_READER_NO_SIMD builds that code here too, for its tests).  The
- * bytes after the last whole block go a byte at a time.
+ * SSE2, 16 bytes a comparison; elsewhere, 8 bytes a word.  The bytes
+ * after the last whole block go a byte at a time.
  */
 typedef struct QuoteLineMasks
 {
@@ -663,9 +669,7 @@ quote_line_masks_bytewise(const char *p, size_t len, unsigned char quote)
 	return masks;
 }
 
-#if defined(__SSE2__) && !defined(CSV_READER_NO_SIMD)
-#include <emmintrin.h>
-
+#ifdef CSV_READER_SSE2
 /* 16 bytes compared with byte (repeated): bit i for byte i */
 static inline uint64_t
 sse2_mask16(const char *p, __m128i byte)
